@@ -1,0 +1,51 @@
+"""The input itself: documents that cannot be used, duplicate objects, broken suppressions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gate.checks.base import Check, Context, Hit, collector
+from gate.policy import IGNORE_PREFIX, suppression_annotations
+
+CHECKS: list[Check] = []
+check = collector(CHECKS)
+
+
+@check("manifest-invalid", "error",
+       title="A document does not parse or is not a Kubernetes object",
+       remediation="Fix the document at the given line (render Helm charts with `helm template` first); "
+                   "the other documents are still checked.")
+def manifest_invalid(ctx: Context) -> Iterator[Hit]:
+    for file, line, message, source in ctx.load_problems:
+        yield Hit(None, message, file=file, line=line, source=source)
+
+
+@check("manifest-duplicate", "error",
+       title="The same object is defined twice",
+       remediation="Keep one definition per apiVersion group, kind, namespace and name; the later copy "
+                   "silently replaces the earlier one when applied.")
+def manifest_duplicate(ctx: Context) -> Iterator[Hit]:
+    for first, later in ctx.index.duplicates:
+        yield Hit(later, f"{later.ref} is defined again here; first defined at {first.location}")
+
+
+@check("suppression-invalid", "warning",
+       title="A suppression annotation has no reason or names an unknown check",
+       remediation=f'Write `{IGNORE_PREFIX}<check-id>: "<why this is safe>"` with a known check id and a '
+                   f"non-empty reason; without one the check is not silenced.")
+def suppression_invalid(ctx: Context) -> Iterator[Hit]:
+    known = ctx.options.get("check_ids", frozenset())
+    for resource in ctx.index.resources:
+        for where, check_id, reason in suppression_annotations(resource):
+            if check_id not in known:
+                yield Hit(resource, f"{where} silences '{check_id}', which is not a check id")
+            elif not reason:
+                yield Hit(resource, f"{where} silences '{check_id}' without a reason; the check still applies")
+
+
+@check("exemption-expired", "warning",
+       title="A policy exemption is past its expiry date",
+       remediation="Fix what the exemption covered, or renew it with a new `expires` date and a reason.")
+def exemption_expired(ctx: Context) -> Iterator[Hit]:
+    for file, line, message in ctx.expired_exemptions:
+        yield Hit(None, message, file=file, line=line)

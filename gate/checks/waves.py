@@ -1,0 +1,174 @@
+"""Argo CD sync ordering: phases, waves and what must exist before what.
+
+Argo CD sorts a sync by hook phase, then wave, then kind, then name (gitops-engine
+pkg/sync/sync_tasks.go), and waits for each (phase, wave) step to be Healthy before the next. Within
+one step it applies everything back to back, so only a dependency in a *later step* leaves its
+dependent broken for as long as that step takes: that is what `sync-wave-order` reports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from gate.checks.base import Check, Context, Hit, collector
+from gate.index import Index
+from gate.k8s import CERT_MANAGER_GROUP, GATEWAY_GROUP, as_dict
+from gate.model import Resource
+
+CHECKS: list[Check] = []
+check = collector(CHECKS)
+
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+ARGO_HOOK = "argocd.argoproj.io/hook"
+HELM_HOOK = "helm.sh/hook"
+HELM_WEIGHT = "helm.sh/hook-weight"
+
+PHASES = {"PreSync": -1, "Sync": 0, "PostSync": 1, "SyncFail": 2}
+# How Argo CD maps Helm hooks onto its phases (gitops-engine pkg/sync/hook/helm).
+HELM_PHASES = {"crd-install": "PreSync", "pre-install": "PreSync", "pre-upgrade": "PreSync",
+               "post-install": "PostSync", "post-upgrade": "PostSync"}
+KIND_ORDER = [
+    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy", "PodDisruptionBudget",
+    "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass", "PersistentVolume",
+    "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding",
+    "ClusterRoleBindingList", "Role", "RoleList", "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod",
+    "ReplicationController", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job",
+    "CronJob", "IngressClass", "Ingress", "APIService",
+]
+# Listed kinds get negative ranks; any other kind ranks 0, i.e. last (same trick as gitops-engine).
+KIND_RANK = {kind: i - len(KIND_ORDER) for i, kind in enumerate(KIND_ORDER)}
+_INTEGER = re.compile(r"^[+-]?\d+$")  # what Go's strconv.Atoi accepts
+
+
+class Step(NamedTuple):
+    phase: str
+    wave: int
+
+    def __str__(self) -> str:
+        return f"wave {self.wave}" if self.phase == "Sync" else f"{self.phase} hook, wave {self.wave}"
+
+
+def _integer(value: object) -> int | None:
+    return int(value) if isinstance(value, str) and _INTEGER.match(value.strip()) else None
+
+
+def step_of(resource: Resource) -> Step | None:
+    """The (phase, wave) Argo CD applies a resource in; None when it is not applied (Skip, other hooks)."""
+    annotations = resource.annotations
+    phase = "Sync"
+    hook = annotations.get(ARGO_HOOK)
+    if isinstance(hook, str) and hook.strip():
+        phases = [p.strip() for p in hook.split(",")]
+        known = [p for p in phases if p in PHASES]
+        if not known:
+            return None  # Skip, PreDelete, PostDelete: not part of the apply order
+        phase = min(known, key=PHASES.__getitem__)
+    elif isinstance(annotations.get(HELM_HOOK), str):
+        mapped = [HELM_PHASES[h.strip()] for h in annotations[HELM_HOOK].split(",") if h.strip() in HELM_PHASES]
+        if not mapped:
+            return None
+        phase = min(mapped, key=PHASES.__getitem__)
+    wave = _integer(annotations.get(SYNC_WAVE))
+    if wave is None:
+        wave = _integer(annotations.get(HELM_WEIGHT)) or 0
+    return Step(phase, wave)
+
+
+def order_key(resource: Resource, step: Step) -> tuple[int, int, int, str]:
+    return (PHASES[step.phase], step.wave, KIND_RANK.get(resource.kind, 0), resource.name)
+
+
+@check("sync-wave-invalid", "error", item="order",
+       title="An Argo CD sync-wave annotation is not an integer",
+       remediation='Set argocd.argoproj.io/sync-wave to a quoted integer such as "-1" or "5".')
+def sync_wave_invalid(ctx: Context) -> Iterator[Hit]:
+    for resource in ctx.index.resources:
+        value = resource.annotations.get(SYNC_WAVE)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            yield Hit(resource, f"{SYNC_WAVE} is the {type(value).__name__} {value!r}: annotation values must "
+                                f"be strings, and kubectl and Argo CD refuse the object")
+        elif _integer(value) is None:
+            yield Hit(resource, f"{SYNC_WAVE} is {value!r}, not an integer: Argo CD silently uses wave 0 "
+                                f"(or the Helm hook weight) instead")
+
+
+def dependencies(index: Index) -> Iterator[tuple[Resource, Resource, str]]:
+    """(dependent, dependency, why) for every ordering constraint the render implies."""
+    for resource in index.resources:
+        namespace = index.namespaces.get(resource.namespace) if resource.namespace else None
+        if namespace is not None and namespace.origin == "render":
+            yield resource, namespace, f"{resource.ref} lives in that namespace"
+    for listener in index.listeners:
+        gateway = listener.gateway
+        for ref in listener.certificate_refs:
+            if ref.target is not None:
+                yield gateway, ref.target, f"listener '{listener.name}' of {gateway.ref} serves it"
+            for cert in index.certificates_by_secret.get((ref.namespace, ref.name), ()):
+                if cert.derived_from is None:
+                    yield gateway, cert, (f"it produces Secret {ref.namespace}/{ref.name}, which listener "
+                                          f"'{listener.name}' of {gateway.ref} serves")
+            if ref.namespace != gateway.namespace:
+                grant = index.permitting_grant(GATEWAY_GROUP, "Gateway", gateway.namespace, ref.group, ref.kind,
+                                               ref.namespace, ref.name)
+                if grant is not None:
+                    yield gateway, grant, f"it allows {gateway.ref} to use {ref.kind} {ref.namespace}/{ref.name}"
+    for route in index.routes:
+        res = route.resource
+        for ref in route.backends:
+            if ref.target is None:
+                continue
+            yield res, ref.target, f"{res.ref} sends traffic to it"
+            if ref.kind == "Service":
+                for workload, _ in index.workloads_for(ref.target):
+                    yield res, workload, f"{res.ref} sends traffic to it through {ref.target.ref}"
+            if ref.namespace != res.namespace:
+                grant = index.permitting_grant(res.group, res.kind, res.namespace, ref.group, ref.kind,
+                                               ref.namespace, ref.name)
+                if grant is not None:
+                    yield res, grant, f"it allows {res.ref} to reach {ref.kind} {ref.namespace}/{ref.name}"
+    for cert in index.certificates:
+        if cert.derived_from is not None:
+            continue
+        issuer_ref = as_dict(cert.spec.get("issuerRef"))
+        kind = issuer_ref.get("kind") or "Issuer"
+        group = issuer_ref.get("group") or CERT_MANAGER_GROUP
+        name = issuer_ref.get("name")
+        if isinstance(name, str) and kind in ("Issuer", "ClusterIssuer"):
+            issuer = index.get(group, kind, cert.namespace if kind == "Issuer" else "", name)
+            if issuer is not None:
+                yield cert, issuer, f"{cert.ref} is issued by it"
+
+
+@check("sync-wave-order", "error", item="order",
+       title="Argo CD applies a resource in a later step than something that depends on it",
+       remediation="Give the dependency a lower argocd.argoproj.io/sync-wave than the resource that needs it "
+                   "(Argo CD waits for each wave to be Healthy before the next).")
+def sync_wave_order(ctx: Context) -> Iterator[Hit]:
+    steps: dict[int, Step | None] = {}
+
+    def step(resource: Resource) -> Step | None:
+        if id(resource) not in steps:
+            steps[id(resource)] = step_of(resource)
+        return steps[id(resource)]
+
+    late: dict[int, list[tuple[Resource, Step, str]]] = {}  # dependency -> dependents it is late for
+    for dependent, dependency, why in dependencies(ctx.index):
+        if dependency.origin != "render" or dependent.origin != "render":
+            continue  # already in the cluster: nothing to wait for
+        first, then = step(dependency), step(dependent)
+        if first is None or then is None or (PHASES[first.phase], first.wave) <= (PHASES[then.phase], then.wave):
+            continue
+        entries = late.setdefault(id(dependency), [])
+        if not any(d is dependent for d, _, _ in entries):
+            entries.append((dependent, then, why))
+    resources = {id(r): r for r in ctx.index.resources}
+    for key, entries in late.items():
+        dependency = resources[key]
+        dependent, then, why = entries[0]
+        more = f" (and {len(entries) - 1} more that need it)" if len(entries) > 1 else ""
+        yield Hit(dependency, f"applied in {step(dependency)}, after {dependent.ref} in "
+                              f"{then}, which needs it: {why}{more}")

@@ -1,0 +1,128 @@
+"""The `gate` command: parse options, build a RunConfig, call run(), render, exit with meaning.
+
+Exit codes: 0 the gate passed; 1 a finding at or above --fail-on; 2 usage error, unreadable input,
+invalid policy, or an internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from gate import __version__
+from gate.checks import CHECKS
+from gate.policy import PolicyError, load_policy
+from gate.report import FORMATS
+from gate.run import FAIL_ON, RunConfig, UsageError, run
+
+EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def parse_format(value: str) -> tuple[str, str | None]:
+    name, sep, path = value.partition("=")
+    if name not in FORMATS:
+        raise click.BadParameter(f"unknown format {name!r}; choose from {', '.join(FORMATS)}",
+                                 param_hint="--format")
+    if sep and not path:
+        raise click.BadParameter(f"{value!r}: a path is required after '='", param_hint="--format")
+    return name, path or None
+
+
+def use_colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="gate")
+def main() -> None:
+    """ingress-gate: check rendered Kubernetes manifests before an HTTPS service goes live."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1)
+@click.option("--policy", metavar="FILE", help="Policy file (default: ./.gate.yaml when present).")
+@click.option("--format", "formats", metavar="FMT[=PATH]", multiple=True,
+              help=f"Output format ({', '.join(FORMATS)}), to stdout or to PATH; repeatable.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+              help="Lowest severity that fails the gate.")
+@click.option("--offline", is_flag=True, help="No network or cluster access at all.")
+@click.option("--namespace", default="default", show_default=True,
+              help="Namespace for namespaced objects that set none (as kubectl apply -n).")
+@click.option("--include", multiple=True, metavar="ID", help="Run only these checks; repeatable.")
+@click.option("--exclude", multiple=True, metavar="ID", help="Skip these checks; repeatable.")
+@click.option("--max-file-size", type=click.IntRange(min=1), default=64, show_default=True, metavar="MIB",
+              help="Larger input files are reported, not read.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], fail_on: str, offline: bool,
+          namespace: str, include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int,
+          debug: bool) -> None:
+    """Check rendered manifests: files, folders (recursive) or - for stdin."""
+    outputs = [parse_format(f) for f in formats]
+    if not paths:
+        raise click.UsageError("give at least one PATH (a file, a folder, or - for stdin)")
+    if not any(path is None for _, path in outputs):
+        outputs.insert(0, ("text", None))
+    config = RunConfig(paths=list(paths), policy=policy, namespace=namespace, offline=offline,
+                       fail_on=fail_on, include=include, exclude=exclude,
+                       max_file_bytes=max_file_size * 1024 * 1024)
+    try:
+        report = run(config)
+        for name, path in outputs:
+            if path is None:
+                click.echo(FORMATS[name](report, name == "text" and use_colour()), nl=False)
+            else:
+                Path(path).write_text(FORMATS[name](report, False), encoding="utf-8")
+    except (PolicyError, UsageError) as exc:
+        click.echo(f"gate: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:  # noqa: BLE001 - a gate never dies with a bare traceback
+        if debug:
+            traceback.print_exc()
+        click.echo(f"gate: internal error: {type(exc).__name__}: {exc}"
+                   f"{'' if debug else ' (run with --debug for details)'}", err=True)
+        sys.exit(EXIT_ERROR)
+    for error in report.errors:
+        click.echo(f"gate: {error}", err=True)
+    if report.errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_PASSED if report.passed else EXIT_FAILED)
+
+
+@main.command("checks")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_checks(fmt: str) -> None:
+    """List every check: id, default severity, title."""
+    if fmt == "json":
+        click.echo(json.dumps([{"id": c.id, "severity": c.severity, "title": c.title,
+                                "remediation": c.remediation, "network": c.network}
+                               for c in CHECKS.values()], indent=2))
+        return
+    width = max(len(c.id) for c in CHECKS.values())
+    for entry in CHECKS.values():
+        click.echo(f"{entry.id:<{width}}  {entry.severity:<7}  {entry.title}")
+
+
+@main.group()
+def policy() -> None:
+    """Work with policy files."""
+
+
+@policy.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+def validate_policy(file: str) -> None:
+    """Validate a policy file against the shipped schema (exit 2 when invalid)."""
+    try:
+        load_policy(file, CHECKS.keys())
+    except PolicyError as exc:
+        click.echo(f"gate: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    click.echo(f"{file}: valid")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

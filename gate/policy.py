@@ -1,0 +1,192 @@
+"""The policy file: load, validate against the shipped JSON Schema, merge over the defaults.
+
+Also the two ways to silence a check: exemptions in the policy and annotations on a resource.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from functools import cache
+from importlib import resources as package_files
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from gate.k8s import dig, pod_template
+from gate.load import ManifestLoader
+from gate.model import Finding, Resource
+
+POLICY_FILENAME = ".gate.yaml"
+IGNORE_PREFIX = "gate.ingress-gate.dev/ignore-"
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class PolicyError(Exception):
+    """An unreadable or invalid policy: exit code 2, with every problem and its key path."""
+
+
+@dataclass(frozen=True)
+class Exemption:
+    check: str
+    reason: str
+    kind: str = "*"
+    namespace: str = "*"
+    name: str = "*"
+    expires: dt.date | None = None
+    file: str = ""
+    line: int = 1
+
+    def matches(self, finding: Finding) -> bool:
+        return (fnmatchcase(finding.check, self.check) and fnmatchcase(finding.kind, self.kind)
+                and fnmatchcase(finding.namespace, self.namespace) and fnmatchcase(finding.name, self.name))
+
+    def describe(self) -> str:
+        parts = [f"check={self.check}"] + [f"{k}={v}" for k, v in
+                                             (("kind", self.kind), ("namespace", self.namespace),
+                                              ("name", self.name)) if v != "*"]
+        return "exemption " + " ".join(parts)
+
+
+@dataclass
+class Policy:
+    settings: dict[str, Any]
+    path: str | None = None
+    exemptions: list[Exemption] = field(default_factory=list)
+    expired: list[Exemption] = field(default_factory=list)
+
+    @property
+    def severities(self) -> dict[str, str]:
+        return self.settings.get("checks") or {}
+
+    def exemption_for(self, finding: Finding) -> Exemption | None:
+        return next((e for e in self.exemptions if e.matches(finding)), None)
+
+
+@cache
+def schema() -> dict[str, Any]:
+    return json.loads(package_files.files("gate").joinpath("schemas/policy.schema.json").read_text())
+
+
+def default_policy_path() -> Path:
+    """policies/default.yaml: inside the wheel (gate/policies) or at the top of a source checkout."""
+    packaged = Path(str(package_files.files("gate").joinpath("policies/default.yaml")))
+    return packaged if packaged.is_file() else _REPO_ROOT / "policies" / "default.yaml"
+
+
+def find_policy(explicit: str | None, cwd: Path | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    candidate = (cwd or Path.cwd()) / POLICY_FILENAME
+    return candidate if candidate.is_file() else None
+
+
+def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"policy {path}: cannot read: {exc}") from None
+    try:
+        node = yaml.compose(text, Loader=ManifestLoader)
+        data = yaml.load(text, Loader=ManifestLoader)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"policy {path}: YAML does not parse: {exc}") from None
+    return ({} if data is None else data), node
+
+
+def validate(document: Any, check_ids: Iterable[str], source: str) -> None:
+    """Raise PolicyError naming the key path of every problem (unknown keys, ids, wrong types)."""
+    checks = document.get("checks") if isinstance(document, dict) else None
+    if isinstance(checks, dict):  # YAML 1.1 reads a bare `off` as false
+        document["checks"] = {k: "off" if v is False else v for k, v in checks.items()}
+    ids = sorted(check_ids)
+    full = copy.deepcopy(schema())
+    full["properties"]["checks"]["propertyNames"] = {"enum": ids}
+    full["properties"]["exemptions"]["items"]["properties"]["check"]["anyOf"] = [
+        {"enum": [*ids, "*"]}, {"pattern": r"[*?\[]"}]
+    validator = jsonschema.Draft202012Validator(full, format_checker=jsonschema.FormatChecker())
+    problems = []
+    for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
+        path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        if "propertyNames" in error.schema_path:
+            message = f"{error.instance!r} is not a check id (see `gate checks`)"
+            path = f"{path}.{error.instance}" if path != "(top level)" else str(error.instance)
+        elif error.validator == "additionalProperties":
+            message = error.message.replace("Additional properties are not allowed", "unknown key")
+        elif error.validator == "anyOf" and path.endswith(".check"):
+            message = f"{error.instance!r} is not a check id (see `gate checks`)"
+        else:
+            message = error.message
+        problems.append(f"{path}: {message}")
+    if problems:
+        raise PolicyError(f"policy {source} is invalid:\n  " + "\n  ".join(problems))
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; lists and scalars in `override` replace."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _item_lines(node: yaml.Node | None, key: str) -> list[int]:
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key_node, value_node in node.value:
+        if key_node.value == key and isinstance(value_node, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value_node.value]
+    return []
+
+
+def load_policy(explicit: str | None, check_ids: Iterable[str], *, today: dt.date | None = None,
+                cwd: Path | None = None) -> Policy:
+    check_ids = list(check_ids)
+    defaults, _ = _read_yaml(default_policy_path())
+    validate(defaults, check_ids, str(default_policy_path()))
+    path = find_policy(explicit, cwd)
+    if path is None:
+        return Policy(settings=defaults)
+    if not path.is_file():
+        raise PolicyError(f"policy {path}: no such file")
+    document, node = _read_yaml(path)
+    if not isinstance(document, dict):
+        raise PolicyError(f"policy {path} is invalid:\n  (top level): must be a mapping")
+    validate(document, check_ids, str(path))
+    policy = Policy(settings=merge(defaults, document), path=str(path))
+    today = today or dt.date.today()
+    lines = _item_lines(node, "exemptions")
+    for i, raw in enumerate(document.get("exemptions") or []):
+        expires = dt.date.fromisoformat(raw["expires"]) if raw.get("expires") else None
+        exemption = Exemption(check=raw["check"], reason=raw["reason"].strip(), kind=raw.get("kind", "*"),
+                              namespace=raw.get("namespace", "*"), name=raw.get("name", "*"),
+                              expires=expires, file=str(path), line=lines[i] if i < len(lines) else 1)
+        (policy.expired if expires is not None and expires < today else policy.exemptions).append(exemption)
+    return policy
+
+
+def suppression_annotations(resource: Resource) -> Iterator[tuple[str, str, str]]:
+    """(where, check id, reason) for each `gate.ingress-gate.dev/ignore-<id>` annotation.
+
+    Read on the resource, on its pod template (kube-linter #487: people annotate the pods), and,
+    for objects a controller derives (shim Certificates), on the object they come from.
+    """
+    sources: list[tuple[str, Any]] = [("metadata.annotations", resource.metadata.get("annotations"))]
+    template = pod_template(resource)
+    if template is not None and template is not resource.body:
+        sources.append(("pod template annotations", dig(template, "metadata", "annotations")))
+    if resource.derived_from is not None:
+        sources.append((f"{resource.derived_from.kind} annotations", resource.derived_from.annotations))
+    for where, annotations in sources:
+        if not isinstance(annotations, dict):
+            continue
+        for key, value in annotations.items():
+            if isinstance(key, str) and key.startswith(IGNORE_PREFIX):
+                reason = value.strip() if isinstance(value, str) else ""
+                yield f"{where} {key}", key[len(IGNORE_PREFIX):], reason

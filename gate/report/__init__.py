@@ -1,0 +1,15 @@
+"""Reporters: each takes the whole Report and returns text. A new format is one module and one entry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gate.report import json_report, text
+from gate.run import Report
+
+Renderer = Callable[[Report, bool], str]  # (report, colour) -> text
+
+FORMATS: dict[str, Renderer] = {
+    "text": text.render,
+    "json": json_report.render,
+}

@@ -1,0 +1,48 @@
+"""Shared helpers: run the pipeline on manifests written by a test, or the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gate.run import Report, RunConfig, run
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(),
+                                  reason="../shared/corpus is absent (only in the project's workspace)")
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def check_text(tmp_path: Path, text: str, **config) -> Report:
+    """Run the offline pipeline on one manifest text."""
+    path = write(tmp_path, "render.yaml", text)
+    config.setdefault("offline", True)
+    return run(RunConfig(paths=[str(path)], **config))
+
+
+def ids(report: Report) -> list[str]:
+    return [f.check for f in report.findings]
+
+
+def gate_cli(*args: str, cwd: Path | None = None, input: bytes | None = None, env: dict | None = None,
+             timeout: float = 60) -> subprocess.CompletedProcess:
+    """The real `gate` command in a subprocess (exit codes and streams as a user sees them)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "gate", *args], cwd=cwd or ROOT, input=input,
+                          capture_output=True, env=full_env, timeout=timeout)

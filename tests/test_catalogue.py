@@ -1,0 +1,50 @@
+"""The check catalogue is the contract other tooling is written against."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import ROOT, gate_cli
+
+from gate.checks import CHECKS, FAMILIES
+
+
+def test_ids_are_kebab_case_and_entries_complete():
+    """Ids are kebab-case; every check has a title and a remediation that ends with a period."""
+    for entry in CHECKS.values():
+        assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", entry.id)
+        assert entry.title and not entry.title.endswith(".")
+        assert entry.remediation.endswith("."), entry.id
+        assert entry.severity in ("error", "warning", "info")
+
+
+def test_families_are_joined_without_loss():
+    """The catalogue holds every family's checks, each id once."""
+    assert len(CHECKS) == sum(len(f.CHECKS) for f in FAMILIES)
+
+
+def test_issue_contract_ids_present():
+    """The ids the engine issue names exist with their severities."""
+    expected = {"route-backend-missing": "error", "route-backend-port-missing": "error",
+                "reference-not-permitted": "error", "listener-secret-missing": "error",
+                "sync-wave-invalid": "error", "sync-wave-order": "error", "manifest-invalid": "error",
+                "manifest-duplicate": "error"}
+    assert {k: CHECKS[k].severity for k in expected} == expected
+
+
+def test_gate_checks_lists_every_id_as_text_and_json():
+    """`gate checks` and `gate checks --format json` list the whole catalogue."""
+    text = gate_cli("checks")
+    assert text.returncode == 0
+    for check_id in CHECKS:
+        assert check_id in text.stdout.decode()
+    listed = json.loads(gate_cli("checks", "--format", "json").stdout)
+    assert [c["id"] for c in listed] == list(CHECKS)
+    assert all({"id", "severity", "title", "remediation"} <= set(c) for c in listed)
+
+
+def test_readme_documents_every_check_id():
+    """README.md names every check id (the docs table is part of the contract)."""
+    readme = (ROOT / "README.md").read_text()
+    assert [c for c in CHECKS if f"`{c}`" not in readme] == []
