@@ -20,6 +20,9 @@ CORPUS = SHARED / "corpus"
 
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(),
                                   reason="../shared/corpus is absent (only in the project's workspace)")
+SARIF_SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
+needs_shared = pytest.mark.skipif(not SARIF_SCHEMA.is_file(),
+                                  reason="../shared/schemas is absent (only in the project's workspace)")
 
 
 def write(folder: Path, name: str, text: str) -> Path:

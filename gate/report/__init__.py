@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gate.report import json_report, text
+from gate.report import github, json_report, junit, markdown, sarif, text
 from gate.run import Report
 
 Renderer = Callable[[Report, bool], str]  # (report, colour) -> text
@@ -12,4 +12,8 @@ Renderer = Callable[[Report, bool], str]  # (report, colour) -> text
 FORMATS: dict[str, Renderer] = {
     "text": text.render,
     "json": json_report.render,
+    "sarif": sarif.render,
+    "junit": junit.render,
+    "markdown": markdown.render,
+    "github": github.render,
 }

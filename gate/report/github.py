@@ -1,0 +1,41 @@
+"""`--format github`: workflow commands that GitHub Actions turns into annotations on the files.
+
+`::error file=F,line=L,title=T::message`. The runner reads `%`, CR and LF in the message as escapes,
+and in property values also `:` and `,` (they end a property), so both are escaped the way the
+runner's own toolkit (actions/toolkit `command.ts`) does it, or a message could cut itself short or
+forge another command.
+"""
+
+from __future__ import annotations
+
+from gate.model import Finding
+from gate.report.locations import relative_path
+from gate.run import Report
+
+COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(finding: Finding) -> str:
+    file = relative_path(finding.file)
+    properties = {"file": file if file is not None else finding.file, "line": str(max(1, finding.line)),
+                  "title": f"{finding.check}{' (could not verify)' if finding.unverified else ''}"}
+    if finding.file.startswith("<"):
+        del properties["file"], properties["line"]
+    subject = f"{finding.resource_ref}: " if finding.resource_ref else ""
+    message = f"{subject}{finding.message}\nRemediation: {finding.remediation}"
+    props = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
+    return f"::{COMMANDS[finding.severity]} {props}::{escape_data(message)}"
+
+
+def render(report: Report, colour: bool = False) -> str:
+    lines = [annotation(f) for f in report.findings]
+    lines.extend(f"::error title={escape_property('ingress-gate input error')}::{escape_data(error)}" for error in report.errors)
+    return "".join(f"{line}\n" for line in lines)

@@ -1,0 +1,42 @@
+"""Where a finding is, as the tools reading our reports want it: paths relative to the working folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
+
+from gate.model import Finding
+
+
+def relative_path(file: str, base: Path | None = None) -> str | None:
+    """A POSIX path relative to `base` (the working folder), or None for stdin and paths outside it.
+
+    GitHub matches annotations and code-scanning alerts to repository files by this path, so
+    `examples/x.yaml` and `./examples/x.yaml` must come out the same.
+    """
+    if not file or file.startswith("<"):
+        return None
+    base = (base or Path.cwd()).resolve()
+    path = Path(file)
+    absolute = path if path.is_absolute() else base / path
+    try:
+        return PurePosixPath(Path(os.path.normpath(absolute)).relative_to(base)).as_posix()
+    except ValueError:
+        return None
+
+
+def artifact_uri(file: str, base: Path | None = None) -> str:
+    """A URI reference for SARIF: relative (under %SRCROOT%) when possible, else file:// or the name."""
+    relative = relative_path(file, base)
+    if relative is not None:
+        return quote(relative)
+    if file and not file.startswith("<"):
+        return Path(os.path.abspath(file)).as_uri()
+    return quote(file or "<input>")
+
+
+def resource_identity(finding: Finding) -> str:
+    """`group/Kind/namespace/name`: what a finding is about, independent of where its file puts it."""
+    group = finding.api_version.rpartition("/")[0] if "/" in finding.api_version else ""
+    return f"{group}/{finding.kind}/{finding.namespace}/{finding.name}"

@@ -1,0 +1,128 @@
+"""`--format markdown`: the checklist for `$GITHUB_STEP_SUMMARY` and pull-request comments.
+
+A table per HTTPS service, failing services first and open, passing ones folded into one
+`<details>` block when there are many; findings link to `file#Lline` (to the commit on GitHub when
+run in Actions). Rows are capped so a huge render stays under GitHub's 1 MiB step-summary limit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from gate.model import ChecklistItem, Finding, ServiceChecklist
+from gate.report.locations import relative_path
+from gate.run import Report
+
+ICONS = {"pass": "✅", "fail": "❌", "unverified": "❔"}
+FOLD_PASSING_AFTER = 3  # more passing services than this are folded into <details>
+FOLD_ROWS_AFTER = 20  # a table of findings longer than this is folded
+MAX_ROWS = 400  # finding rows in the whole document; the JSON and SARIF reports carry all of them
+SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def cell(text: str) -> str:
+    """Text safe inside a table cell: Markdown and HTML inert, one line."""
+    text = SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+
+
+def code(text: str) -> str:
+    return f"`{text}`" if text and "`" not in text and "|" not in text else cell(text)
+
+
+def link_base() -> tuple[str | None, Path]:
+    """(URL prefix of the commit's files, folder paths are relative to) from the Actions environment."""
+    server, repo, sha = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA"))
+    workspace = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd())
+    if server and repo and sha:
+        return f"{server.rstrip('/')}/{repo}/blob/{sha}/", workspace
+    return None, Path.cwd()
+
+
+def where(finding: Finding, base: tuple[str | None, Path]) -> str:
+    prefix, folder = base
+    relative = relative_path(finding.file, folder)
+    label = cell(f"{relative or finding.file}:{finding.line}")
+    if relative is None:
+        return label
+    return f"[{label}]({prefix or ''}{quote(relative)}#L{finding.line})"
+
+
+def finding_text(finding: Finding, base: tuple[str | None, Path]) -> str:
+    tag = f"could not verify ({finding.severity})" if finding.unverified else finding.severity
+    subject = f"{finding.resource_ref}: " if finding.resource_ref else ""
+    return f"**{tag}** `{finding.check}`: {cell(subject + finding.message)} at {where(finding, base)}"
+
+
+class Rows:
+    """Counts the finding rows written, so the document stops growing past MAX_ROWS."""
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.left_out = 0
+
+    def take(self, findings: list[Finding]) -> list[Finding]:
+        room = max(0, MAX_ROWS - self.written)
+        self.written += min(room, len(findings))
+        self.left_out += max(0, len(findings) - room)
+        return findings[:room]
+
+
+def service_table(service: ServiceChecklist, base: tuple[str | None, Path], rows: Rows) -> list[str]:
+    lines = [f"### {ICONS[service.status]} https://{cell(service.hostname)}", "",
+             "| | Check | About | Finding |", "|---|---|---|---|"]
+    for item in service.items:
+        lines.append(item_row(item, base, rows))
+    return [*lines, ""]
+
+
+def item_row(item: ChecklistItem, base: tuple[str | None, Path], rows: Rows) -> str:
+    shown = rows.take(item.findings)
+    notes = [finding_text(f, base) for f in shown]
+    if len(shown) < len(item.findings):
+        notes.append(f"... and {len(item.findings) - len(shown)} more")
+    if item.note and not item.findings:
+        notes.append(cell(item.note))
+    return f"| {ICONS[item.status]} | {cell(item.label)} | {code(item.resource)} | {'<br>'.join(notes)} |"
+
+
+def folded(summary: str, body: list[str]) -> list[str]:
+    return [f"<details><summary>{summary}</summary>", "", *body, "</details>", ""]
+
+
+def render(report: Report, colour: bool = False) -> str:
+    base = link_base()
+    rows = Rows()
+    passed = report.passed and not report.errors
+    counts = report.summary
+    lines = [f"## ingress-gate: {'✅ PASSED' if passed else '❌ FAILED'}", "",
+             f"**{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info, "
+             f"{counts['unverified']} unverified** (fail on {report.fail_on}) · {len(report.services)} services · "
+             f"{report.resources} resources in {report.files} files"
+             + (f" · {len(report.suppressed)} suppressed" if report.suppressed else ""), ""]
+    if report.errors:
+        lines += ["### Input errors", "", *(f"- {cell(error)}" for error in report.errors), ""]
+    open_services = [s for s in report.services if s.status != "pass"]
+    passing = [s for s in report.services if s.status == "pass"]
+    for service in open_services:
+        lines += service_table(service, base, rows)
+    passing_tables = [line for service in passing for line in service_table(service, base, rows)]
+    if len(passing) > FOLD_PASSING_AFTER:
+        lines += folded(f"{len(passing)} services passed", passing_tables)
+    else:
+        lines += passing_tables
+    if report.unassigned:
+        shown = rows.take(report.unassigned)
+        table = ["| Severity | Check | Finding | Where |", "|---|---|---|---|"]
+        table += [f"| {'could not verify (' + f.severity + ')' if f.unverified else f.severity} | `{f.check}` | "
+                  f"{cell((f.resource_ref + ': ' if f.resource_ref else '') + f.message)} | {where(f, base)} |"
+                  for f in shown]
+        lines += ["### Findings outside any HTTPS service", ""]
+        lines += folded(f"{len(report.unassigned)} findings", [*table, ""]) if len(shown) > FOLD_ROWS_AFTER \
+            else [*table, ""]
+    if rows.left_out:
+        lines += [f"> {rows.left_out} more findings are not shown here: see the JSON or SARIF report.", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,0 +1,131 @@
+"""`--format sarif`: SARIF 2.1.0 as GitHub code scanning reads it (upload with github/codeql-action/upload-sarif).
+
+Rules are the whole catalogue, so a rule's index and id stay the same whatever --include/--exclude
+or the policy selected. Alert identity across runs comes from `partialFingerprints`: GitHub keeps an
+alert open (or dismissed) while its fingerprint stays the same, so the fingerprint is built from what
+the finding is about (check id, the resource's group/kind/namespace/name, hostname, image), never
+from the message text or the line, which move when someone edits the file above.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from typing import Any
+
+from gate import __version__
+from gate.checks import CHECKS
+from gate.checks.base import ITEMS, Check
+from gate.model import Finding
+from gate.report.locations import artifact_uri, relative_path, resource_identity
+from gate.run import Report
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+# Our own key: GitHub recomputes `primaryLocationLineHash` itself and warns when a tool's value differs.
+FINGERPRINT_KEY = "ingressGateFinding/v1"
+LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def rule_name(check_id: str) -> str:
+    """`route-backend-missing` -> `RouteBackendMissing` (SARIF wants an identifier-like name)."""
+    return "".join(part.capitalize() for part in check_id.split("-"))
+
+
+def rule(entry: Check) -> dict[str, Any]:
+    network = (f" Needs the network ({entry.network}); with --offline it is reported as not verified."
+               if entry.network else "")
+    return {
+        "id": entry.id,
+        "name": rule_name(entry.id),
+        "shortDescription": {"text": entry.title},
+        "fullDescription": {"text": f"{entry.title}. Checklist line: {ITEMS[entry.item]}.{network}"},
+        "help": {"text": f"Remediation: {entry.remediation}",
+                 "markdown": f"**{entry.title}**\n\nRemediation: {entry.remediation}"},
+        "defaultConfiguration": {"level": LEVELS[entry.severity]},
+        "properties": {"tags": ["kubernetes", "ingress-gate", entry.item]},
+    }
+
+
+def fingerprint_basis(finding: Finding) -> str:
+    """What makes two findings in two runs the same alert (before the occurrence number)."""
+    if finding.kind:
+        about = resource_identity(finding)
+    else:  # a finding about a place (a document that does not parse): the file is all there is
+        about = f"file:{relative_path(finding.file) or finding.file}"
+    return "\x1f".join((finding.check, about, finding.hostname or "", finding.image or ""))
+
+
+def fingerprints(findings: list[Finding]) -> list[str]:
+    """One stable hash per finding; the n-th finding with the same basis gets occurrence n.
+
+    Findings arrive sorted by file, line, severity, check and message, so two findings of one check
+    on one resource (two missing backends of one route) keep their order between runs.
+    """
+    seen: Counter[str] = Counter()
+    out = []
+    for finding in findings:
+        basis = fingerprint_basis(finding)
+        seen[basis] += 1
+        out.append(hashlib.sha256(f"{basis}\x1f{seen[basis]}".encode()).hexdigest()[:32])
+    return out
+
+
+def result(finding: Finding, fingerprint: str, rule_index: int) -> dict[str, Any]:
+    subject = f"{finding.resource_ref}: " if finding.resource_ref else ""
+    prefix = "Could not verify: " if finding.unverified else ""
+    location: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": artifact_uri(finding.file)},
+            "region": {"startLine": max(1, finding.line)},
+        },
+    }
+    if relative_path(finding.file) is not None:
+        location["physicalLocation"]["artifactLocation"]["uriBaseId"] = "%SRCROOT%"
+    if finding.kind:
+        location["logicalLocations"] = [{"name": finding.name, "kind": "resource",
+                                         "fullyQualifiedName": finding.resource_ref}]
+    properties: dict[str, Any] = {"severity": finding.severity, "unverified": finding.unverified}
+    for key, value in (("hostname", finding.hostname), ("image", finding.image),
+                       ("helmTemplate", finding.source)):
+        if value:
+            properties[key] = value
+    return {
+        "ruleId": finding.check,
+        "ruleIndex": rule_index,
+        "level": LEVELS[finding.severity],
+        "message": {"text": f"{prefix}{subject}{finding.message}"},
+        "locations": [location],
+        "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
+        "properties": properties,
+    }
+
+
+def document(report: Report) -> dict[str, Any]:
+    ids = list(CHECKS)
+    index = {check_id: i for i, check_id in enumerate(ids)}
+    results = [result(f, fp, index[f.check]) for f, fp in zip(report.findings, fingerprints(report.findings))]
+    invocation: dict[str, Any] = {"executionSuccessful": not report.errors}
+    if report.errors:
+        invocation["toolExecutionNotifications"] = [{"level": "error", "message": {"text": error}}
+                                                    for error in report.errors]
+    return {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "ingress-gate",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": [rule(CHECKS[check_id]) for check_id in ids],
+            }},
+            "invocations": [invocation],
+            "results": results,
+            "properties": {"passed": report.passed and not report.errors, "failOn": report.fail_on,
+                           "summary": report.summary},
+        }],
+    }
+
+
+def render(report: Report, colour: bool = False) -> str:
+    return json.dumps(document(report), indent=2) + "\n"

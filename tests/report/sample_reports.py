@@ -1,0 +1,24 @@
+"""Reports built from findings a test chooses (for cases no offline run produces, e.g. unverified)."""
+
+from __future__ import annotations
+
+from gate.checks import CHECKS
+from gate.model import Finding, ServiceChecklist
+from gate.run import Report
+
+
+def finding(check: str = "route-backend-missing", message: str = "names Service shop/web, not in the render",
+            **fields) -> Finding:
+    values = {"severity": "error", "file": "render.yaml", "line": 3, "api_version": "gateway.networking.k8s.io/v1",
+              "kind": "HTTPRoute", "namespace": "shop", "name": "web", "remediation": CHECKS[check].remediation}
+    values.update(fields)
+    return Finding(check=check, message=message, **values)
+
+
+def report_of(findings: list[Finding], *, services: list[ServiceChecklist] | None = None,
+              errors: list[str] | None = None, fail_on: str = "error") -> Report:
+    services = services or []
+    placed = {id(f) for s in services for i in s.items for f in i.findings}
+    return Report(findings=findings, services=services, unassigned=[f for f in findings if id(f) not in placed],
+                  suppressed=[], skipped=[], errors=errors or [], checks=list(CHECKS.values()), fail_on=fail_on,
+                  files=1, documents=len(findings), resources=len(findings))

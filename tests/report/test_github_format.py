@@ -1,0 +1,66 @@
+"""`--format github`: workflow commands whose data cannot break out of the command."""
+
+from __future__ import annotations
+
+from conftest import gate_cli, write
+from sample_reports import finding, report_of
+
+from gate.report import github
+
+
+def parse_command(line: str) -> tuple[str, dict[str, str], str]:
+    """Read a workflow command as the Actions runner does: `::name k=v,k=v::data`, then unescape."""
+    assert line.startswith("::")
+    head, sep, data = line[2:].partition("::")
+    assert sep
+    name, _, props = head.partition(" ")
+
+    def unescape(text: str, prop: bool) -> str:
+        if prop:
+            text = text.replace("%3A", ":").replace("%2C", ",")
+        return text.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+    properties = dict(p.split("=", 1) for p in props.split(",")) if props else {}
+    return name, {k: unescape(v, True) for k, v in properties.items()}, unescape(data, False)
+
+
+def test_escaping_matches_the_runner():
+    """`%`, CR, LF are escaped in data; properties also escape `:` and `,`."""
+    assert github.escape_data("100%\r\nx: a,b") == "100%25%0D%0Ax: a,b"
+    assert github.escape_property("100%\r\nx: a,b") == "100%25%0D%0Ax%3A a%2Cb"
+    assert github.escape_data("%0A") == "%250A"
+
+
+def test_incident_annotations_point_at_files_and_lines():
+    """Each incident finding is one ::error with the relative file, line, check id and remediation."""
+    proc = gate_cli("check", "--offline", "--format", "github", "examples/incident")
+    assert proc.returncode == 1
+    commands = [parse_command(line) for line in proc.stdout.decode().splitlines()]
+    assert len(commands) == 8 and {name for name, _, _ in commands} == {"error"}
+    where = {(p["file"], p["line"], p["title"]) for _, p, _ in commands}
+    assert ("examples/incident/acme-pay-production/app.yaml", "40", "route-backend-missing") in where
+    assert all("\nRemediation: " in data for _, _, data in commands)
+
+
+def test_hostile_file_names_and_messages_round_trip(tmp_path):
+    """A file named with `,` `:` `%` and a message with newlines stay one command and decode exactly."""
+    name = "we,ird:100%.yaml"
+    write(tmp_path, name, "apiVersion: v1\nkind: Service\nmetadata: {name: a\n  bad: [\n")
+    proc = gate_cli("check", "--offline", "--format", "github", name, cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stdout.decode().splitlines()
+    assert len(lines) == 1
+    kind, props, data = parse_command(lines[0])
+    assert kind == "error" and props["file"] == name and props["title"] == "manifest-invalid"
+    report = report_of([finding(message="line one\r\nline two ::warning::forged 50%", severity="warning",
+                                unverified=True)])
+    kind, props, data = parse_command(github.render(report).rstrip("\n"))
+    assert kind == "warning" and props["title"] == "route-backend-missing (could not verify)"
+    assert data.startswith("HTTPRoute shop/web: line one\r\nline two ::warning::forged 50%\nRemediation: ")
+
+
+def test_info_is_a_notice_and_input_errors_have_no_file():
+    """Severity info maps to ::notice; an unreadable input is an ::error without a location."""
+    out = github.render(report_of([finding(severity="info")], errors=["missing: no such file"])).splitlines()
+    assert parse_command(out[0])[0] == "notice"
+    name, props, data = parse_command(out[1])
+    assert name == "error" and "file" not in props and data == "missing: no such file"

@@ -1,0 +1,77 @@
+"""`--format junit`: JUnit XML with a case per check and resource, failing at --fail-on."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from conftest import check_text, gate_cli
+from sample_reports import finding, report_of
+
+from gate.report import junit
+
+EMPTY_REASON = """
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+    gate.ingress-gate.dev/ignore-route-backend-missing: ""
+spec:
+  ports:
+  - port: 80
+"""
+
+
+def cases(root: ET.Element) -> dict[tuple[str, str], ET.Element]:
+    return {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
+
+
+def test_incident_has_one_failing_case_per_check_and_resource():
+    """The incident's 8 findings are 8 failed cases with file and line; totals add up."""
+    proc = gate_cli("check", "--offline", "--format", "junit", "examples/incident")
+    assert proc.returncode == 1
+    root = ET.fromstring(proc.stdout)
+    assert root.tag == "testsuites" and root.get("failures") == "8" and root.get("skipped") == "0"
+    failed = {key: c for key, c in cases(root).items() if c.find("failure") is not None}
+    assert len(failed) == 8
+    route = failed[("route-backend-missing", "HTTPRoute acme-pay-production/pay-route")]
+    assert (route.get("file"), route.get("line")) == ("examples/incident/acme-pay-production/app.yaml", "40")
+    assert "Deploy the backend Service" in route.find("failure").text
+    assert int(root.get("tests")) == sum(int(s.get("tests")) for s in root.iter("testsuite"))
+
+
+def test_healthy_has_no_failure_and_a_passing_case_per_check():
+    """With no finding, every selected check is one passing case."""
+    root = ET.fromstring(gate_cli("check", "--offline", "--format", "junit", "examples/healthy").stdout)
+    suites = list(root.iter("testsuite"))
+    assert suites and all(len(s.findall("testcase")) == 1 for s in suites)
+    assert root.get("failures") == "0" and not list(root.iter("failure"))
+
+
+def test_fail_on_decides_failure_or_pass(tmp_path):
+    """A warning fails its case with --fail-on warning and passes (with the text in system-out) otherwise."""
+    by_default = ET.fromstring(junit.render(check_text(tmp_path, EMPTY_REASON)))
+    case = cases(by_default)[("suppression-invalid", "Service shop/web")]
+    assert case.find("failure") is None and "empty" in case.find("system-out").text.lower()
+    strict = ET.fromstring(junit.render(check_text(tmp_path, EMPTY_REASON, fail_on="warning")))
+    failure = cases(strict)[("suppression-invalid", "Service shop/web")].find("failure")
+    assert failure is not None and failure.get("type") == "warning"
+
+
+def test_unverified_findings_are_skipped_and_say_whether_they_fail_the_gate():
+    """A finding that could not be verified is a skipped case whose message tells it counts."""
+    root = ET.fromstring(junit.render(report_of([finding(unverified=True, message="lookup timed out")])))
+    skipped = cases(root)[("route-backend-missing", "HTTPRoute shop/web")].find("skipped")
+    assert skipped is not None and "could not verify (the gate fails on it)" in skipped.get("message")
+    assert root.get("skipped") == "1" and root.get("failures") == "0"
+
+
+def test_control_characters_and_markup_stay_well_formed():
+    """Escape sequences and XML markup from the input give XML that parses and keeps the text."""
+    report = report_of([finding(message='bad \x1b[31m<tag attr="x"> & \x00')], errors=["cannot read <a&b>"])
+    root = ET.fromstring(junit.render(report))
+    failure = next(root.iter("failure"))
+    assert '<tag attr="x"> &' in failure.get("message") and "\\x1b" in failure.get("message")
+    error = next(root.iter("error"))
+    assert error.get("message") == "cannot read <a&b>" and root.get("errors") == "1"

@@ -1,0 +1,85 @@
+"""`--format markdown`: the checklist for the job summary and pull-request comments."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import gate_cli
+from sample_reports import finding, report_of
+
+from gate.model import ChecklistItem, ServiceChecklist
+from gate.report import markdown
+
+
+def tables(text: str) -> list[list[str]]:
+    """Each Markdown table as its list of lines."""
+    found, current = [], []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            found.append(current)
+            current = []
+    return found + ([current] if current else [])
+
+
+def columns(row: str) -> int:
+    return len(re.split(r"(?<!\\)\|", row.strip())) - 2
+
+
+def test_incident_has_a_table_per_failing_service_with_links(monkeypatch):
+    """Failing services come first as open tables; findings link to file#Lline; passing ones are folded."""
+    for var in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA"):
+        monkeypatch.delenv(var, raising=False)
+    proc = gate_cli("check", "--offline", "--format", "markdown", "examples/incident")
+    assert proc.returncode == 1
+    text = proc.stdout.decode()
+    assert text.startswith("## ingress-gate: ❌ FAILED\n")
+    assert "**8 errors, 0 warnings, 0 info, 0 unverified**" in text
+    head, folded = text.split("<details>", 1)
+    failing = re.findall(r"^### ❌ https://(\S+)$", head, re.MULTILINE)
+    assert "pay.example.com" in failing and len(failing) == 4
+    assert re.search(r"\[examples/incident/acme-pay-production/app\.yaml:40\]"
+                     r"\(examples/incident/acme-pay-production/app\.yaml#L40\)", head)
+    assert "<summary>19 services passed</summary>" in folded and "</details>" in folded
+    for table in tables(text):
+        assert table[1] == "|---|---|---|---|"
+        assert {columns(row) for row in table} == {4}
+
+
+def test_links_go_to_the_commit_in_github_actions(monkeypatch):
+    """With the Actions environment set, a finding links to the file at that commit and line."""
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/deploy")
+    monkeypatch.setenv("GITHUB_SHA", "0123abc")
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
+    text = markdown.render(report_of([finding(file="deploy/my app.yaml", line=7)]))
+    assert "](https://github.example/acme/deploy/blob/0123abc/deploy/my%20app.yaml#L7)" in text
+
+
+def test_cells_escape_pipes_newlines_and_html():
+    """A message with `|`, newlines and HTML stays inside its cell and renders as text."""
+    bad = finding(message="a | b\nc <script>alert(1)</script> & [x](y)")
+    item = ChecklistItem("Backend Service exists", "fail", [bad], resource="HTTPRoute shop/web")
+    text = markdown.render(report_of([bad], services=[ServiceChecklist("shop.example.com", [item])]))
+    row = next(line for line in text.splitlines() if "Backend Service exists" in line)
+    assert columns(row) == 4
+    assert "a \\| b<br>c \\<script\\>" in row and "&amp;" in row and "\\[x\\](y)" in row
+    assert "<script>" not in text
+
+
+def test_long_lists_are_folded_and_capped():
+    """Many findings outside a service are folded, and past the row cap the rest is counted, not printed."""
+    many = [finding(name=f"r{i}", line=i + 1) for i in range(markdown.MAX_ROWS + 25)]
+    text = markdown.render(report_of(many))
+    assert f"<details><summary>{len(many)} findings</summary>" in text
+    assert sum(1 for line in text.splitlines() if line.startswith("| error |")) == markdown.MAX_ROWS
+    assert "> 25 more findings are not shown here" in text
+
+
+def test_healthy_passes_and_input_errors_are_listed():
+    """A passing run says PASSED; input errors are listed and turn the verdict to FAILED."""
+    assert gate_cli("check", "--offline", "--format", "markdown", "examples/healthy").stdout.decode() \
+        .startswith("## ingress-gate: ✅ PASSED")
+    text = markdown.render(report_of([], errors=["missing.yaml: no such file"]))
+    assert text.startswith("## ingress-gate: ❌ FAILED") and "### Input errors\n\n- missing.yaml: no such file" in text
