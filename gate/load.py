@@ -40,6 +40,31 @@ _UNQUOTED_TEMPLATE = re.compile(r"(?:^|:[ \t]|-[ \t])[ \t]*\{\{", re.MULTILINE) 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 USING_LIBYAML = _BaseLoader is not yaml.SafeLoader
 
+try:  # optional accelerator: `pip install ingress-gate[fast]`
+    import yaml_rs
+except ImportError:  # pragma: no cover - depends on the install
+    yaml_rs = None
+
+# yaml-rs reads YAML 1.2; kubectl and Argo CD read (close to) YAML 1.1. A document goes to yaml-rs
+# only when none of the spellings whose meaning differs between the two can occur in it: 1.1
+# booleans (yes/on/off...), leading-zero, underscore, 0b/0o/0x, sexagesimal and exponent-without-dot
+# numbers, `=`, merge keys, anchors, aliases, tags, directives and Helm `{{`. The match is on the raw
+# text (quoted strings and comments included), so it errs towards libyaml; tests/test_load_fast.py
+# checks the two parsers agree on every document of the shared corpus that passes this guard.
+YAML11_SENSITIVE = re.compile(r"""
+    (?<![\w.\-])(?:
+        [Yy]es|YES|[Nn]o|NO|[Oo]n|ON|[Oo]ff|OFF
+      | [-+]?0[0-9_]+(?:\.[0-9_]*)?
+      | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?
+      | [-+]?0[box][0-9a-fA-F_]*
+      | [-+]?[0-9.][0-9_.]*_[0-9_.]*
+      | [-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+
+      | = | <<
+    )(?![\w.\-])
+    | (?:^|[\s\[{,])[&*!%][^\s]
+    | \{\{
+""", re.VERBOSE | re.MULTILINE)
+
 
 class ManifestLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """SafeLoader, read as Kubernetes reads YAML (sigs.k8s.io/yaml)."""
@@ -213,15 +238,17 @@ def split_documents(text: str, name: str) -> Iterator[Document]:
     cuts.append(len(text))
     pending = ""  # directives (`%YAML 1.1`) belong to the document after them
     pending_line = 0
+    line = 0  # 0-based line of `cuts[i]`, counted incrementally (a count from 0 each time is quadratic)
     for start, end in zip(cuts, cuts[1:]):
         chunk = text[start:end]
+        chunk_line, line = line, line + chunk.count("\n")
         first = _CONTENT_LINE.search(chunk)
         if first is None:
             continue  # only blanks and comments
         if chunk[first.end() - 1] == "%":
-            pending, pending_line = pending + chunk, pending_line or text.count("\n", 0, start)
+            pending, pending_line = pending + chunk, pending_line if pending else chunk_line
             continue
-        base = pending_line if pending else text.count("\n", 0, start)
+        base = pending_line if pending else chunk_line
         chunk = pending + chunk
         pending, pending_line = "", 0
         yield Document(text=chunk, file=name, line=base + 1 + _first_content_offset(chunk),
@@ -256,8 +283,13 @@ def parse_document(doc: Document) -> Any:
     if depth > MAX_FLOW_DEPTH:
         raise InputError(f"document nests {depth:,} levels of [ and {{, too deep to be a Kubernetes object; "
                          f"not parsed", doc.line)
+    if yaml_rs is not None and not YAML11_SENSITIVE.search(doc.text):
+        try:
+            return yaml_rs.loads(doc.text, parse_datetime=False)
+        except Exception:  # noqa: BLE001, S110 - libyaml below gives the canonical error message
+            pass
     try:
-        obj = yaml.load(doc.text, Loader=ManifestLoader)
+        obj = yaml.load(doc.text, Loader=ManifestLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if mark is exc.problem_mark and exc.context_mark and mark.line >= doc.text.count("\n"):
