@@ -16,6 +16,7 @@ import click
 
 from gate import __version__
 from gate.checks import CHECKS
+from gate.probes import dns as dns_probe
 from gate.policy import PolicyError, load_policy
 from gate.report import FORMATS
 from gate.run import FAIL_ON, RunConfig, UsageError, run
@@ -31,6 +32,16 @@ def parse_format(value: str) -> tuple[str, str | None]:
     if sep and not path:
         raise click.BadParameter(f"{value!r}: a path is required after '='", param_hint="--format")
     return name, path or None
+
+
+def _each(parse):
+    """A click callback applying `parse` (which raises ValueError) to every value of a repeatable option."""
+    def callback(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            return tuple(parse(v) for v in values)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return callback
 
 
 def use_colour() -> bool:
@@ -57,10 +68,18 @@ def main() -> None:
 @click.option("--exclude", multiple=True, metavar="ID", help="Skip these checks; repeatable.")
 @click.option("--max-file-size", type=click.IntRange(min=1), default=64, show_default=True, metavar="MIB",
               help="Larger input files are reported, not read.")
+@click.option("--lb-hostname", "lb_hostnames", multiple=True, metavar="NAME",
+              help="Load balancer hostname names must CNAME to (or resolve within); repeatable.")
+@click.option("--lb-address", "lb_addresses", multiple=True, metavar="IP", callback=_each(dns_probe.parse_address),
+              help="Load balancer address names must resolve within; repeatable.")
+@click.option("--nameserver", "nameservers", multiple=True, metavar="HOST[:PORT]",
+              callback=_each(dns_probe.parse_nameserver),
+              help="Ask this nameserver (each separately) instead of the system resolver; repeatable.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], fail_on: str, offline: bool,
           namespace: str, include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int,
-          debug: bool) -> None:
+          debug: bool, lb_hostnames: tuple[str, ...] = (), lb_addresses: tuple[str, ...] = (),
+          nameservers: tuple[str, ...] = ()) -> None:
     """Check rendered manifests: files, folders (recursive) or - for stdin."""
     outputs = [parse_format(f) for f in formats]
     if not paths:
@@ -70,6 +89,7 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
     config = RunConfig(paths=list(paths), policy=policy, namespace=namespace, offline=offline,
                        fail_on=fail_on, include=include, exclude=exclude,
                        max_file_bytes=max_file_size * 1024 * 1024)
+    config.options.update(lb_hostnames=lb_hostnames, lb_addresses=lb_addresses, nameservers=nameservers)
     try:
         report = run(config)
         for name, path in outputs:

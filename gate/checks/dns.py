@@ -1,0 +1,474 @@
+"""DNS of the names the render serves: they must reach the load balancer before a CA validates them.
+
+Let's Encrypt validates HTTP-01 by connecting to the address the name resolves to from public
+resolvers, IPv6 first when any AAAA exists, after checking CAA (../shared/docs/domain.md); a name that
+points elsewhere fails validation and, in the incident, left cert-manager looping. Names that ACME
+HTTP-01 validates are errors; the other served names (listener, route and Ingress hostnames, DNS-01
+names) get the same checks at warning level, because traffic will not arrive either (issue 4).
+
+The lookups happen in the `dns` probe (gate/probes/dns.py); these checks only read its answers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from gate.acme import SolverChoice, validated_names
+from gate.checks.base import Check, Context, Hit, Probe, collector
+from gate.index import Index
+from gate.k8s import GATEWAY_GROUP, as_dict, as_list, dig, normalize_host
+from gate.model import Resource
+from gate.probes.dns import (
+    DEFAULT_LIFETIME,
+    DEFAULT_TIMEOUT,
+    NODATA,
+    NXDOMAIN,
+    RESOLVED,
+    SERVFAIL,
+    CaaSet,
+    Lookup,
+    NameAnswer,
+    Question,
+    Resolver,
+)
+
+CHECKS: list[Check] = []
+check = collector(CHECKS)
+
+HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+# CAA properties a CA understands (RFC 8659, RFC 9495); an unknown one flagged critical forbids issuance
+CAA_KNOWN_TAGS = frozenset({"issue", "issuewild", "iodef", "issuemail", "issuevmc", "contactemail",
+                            "contactphone"})
+CHALLENGE_METHODS = {"http01": "http-01", "dns01": "dns-01"}  # RFC 8657 validationmethods values
+
+
+@dataclass(frozen=True)
+class Served:
+    """A name the render serves, the resource findings about it attach to, and how much it matters."""
+
+    name: str
+    owner: Resource
+    level: str  # "error": ACME HTTP-01 validates it; "warning": served, but no HTTP-01 validation
+    issuance: SolverChoice | None = None  # the ACME issuance whose CAA check applies
+
+    @property
+    def wildcard(self) -> bool:
+        return self.name.startswith("*.")
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    hostnames: tuple[str, ...]
+    addresses: frozenset[str]
+    source: str  # where it came from, for messages
+
+
+_SERVED: weakref.WeakKeyDictionary[Index, dict[str, Served]] = weakref.WeakKeyDictionary()
+
+
+def served_names(index: Index) -> dict[str, Served]:
+    """name -> Served, for every name of every Certificate and every served hostname (once per index)."""
+    from gate.checklist import ingress_hosts  # checklist imports the catalogue, which imports this module
+
+    cached = _SERVED.get(index)
+    if cached is not None:
+        return cached
+    out: dict[str, Served] = {}
+    for name, uses in validated_names(index).items():
+        http01 = [(cert, choice) for cert, choice in uses if choice.challenge == "http01"]
+        owner, _ = (http01 or uses)[0]
+        issuance = next((choice for _, choice in uses if choice.challenge and choice.acme_server), None)
+        out[name] = Served(name, owner, "error" if http01 else "warning", issuance)
+    for listener in index.listeners:
+        if listener.protocol in ("HTTPS", "TLS") and listener.hostname:
+            _add(out, listener.hostname, listener.gateway)
+    for route in index.routes:
+        for host in route.hostnames:
+            _add(out, host, route.resource)
+    for ingress in index.of("networking.k8s.io", "Ingress"):
+        tls, rules = ingress_hosts(ingress)
+        for host in (*tls, *rules):
+            _add(out, host, ingress)
+    out = {name: served for name, served in out.items() if HOSTNAME.match(name)}
+    _SERVED[index] = out
+    return out
+
+
+def _add(out: dict[str, Served], host: str, owner: Resource) -> None:
+    name = normalize_host(host)
+    if name not in out:
+        out[name] = Served(name, owner, "warning")
+
+
+def load_balancer(ctx: Context) -> LoadBalancer | None:
+    """The expected target; first match wins: command line, policy, Gateway status, Service status."""
+    sources = [
+        ("--lb-hostname/--lb-address", ctx.options.get("lb_hostnames") or (), ctx.options.get("lb_addresses") or ()),
+        ("policy loadBalancer", as_dict(ctx.settings.get("loadBalancer")).get("hostnames") or (),
+         as_dict(ctx.settings.get("loadBalancer")).get("addresses") or ()),
+    ]
+    for label, hostnames, addresses in sources:
+        if hostnames or addresses:
+            return _balancer(hostnames, addresses, label)
+    for gateway in ctx.index.all_of(GATEWAY_GROUP, "Gateway"):
+        entries = [as_dict(e) for e in as_list(dig(gateway.body, "status", "addresses"))]
+        hostnames = [e.get("value") for e in entries if e.get("type") == "Hostname"]
+        addresses = [e.get("value") for e in entries if e.get("type", "IPAddress") == "IPAddress"]
+        if hostnames or addresses:
+            return _balancer(hostnames, addresses, f"status.addresses of {gateway.ref}")
+    for service in ctx.index.all_of("", "Service"):
+        if service.spec.get("type") != "LoadBalancer":
+            continue
+        entries = [as_dict(e) for e in as_list(dig(service.body, "status", "loadBalancer", "ingress"))]
+        hostnames = [e.get("hostname") for e in entries]
+        addresses = [e.get("ip") for e in entries]
+        if any(hostnames) or any(addresses):
+            return _balancer(hostnames, addresses, f"status.loadBalancer.ingress of {service.ref}")
+    return None
+
+
+def _balancer(hostnames: Any, addresses: Any, source: str) -> LoadBalancer:
+    names = tuple(dict.fromkeys(normalize_host(h) for h in hostnames if isinstance(h, str) and h.strip()))
+    ips = set()
+    for value in addresses:
+        try:
+            ips.add(str(ipaddress.ip_address(str(value).strip())))
+        except ValueError:
+            continue  # the CLI and the policy schema reject these; a status field may hold anything
+    return LoadBalancer(names, frozenset(ips), source)
+
+
+def caa_identity(ctx: Context, acme_server: str) -> str | None:
+    """The CA domain CAA records name for an ACME server (policy dns.caaIdentities: URL or host)."""
+    identities = as_dict(as_dict(ctx.settings.get("dns")).get("caaIdentities"))
+    host = (urlsplit(acme_server).hostname or "").lower()
+    found = identities.get(acme_server) or identities.get(host)
+    return found.lower() if isinstance(found, str) else None
+
+
+# -- the probe ---------------------------------------------------------------------------------------
+
+def questions(ctx: Context) -> dict[str, Question]:
+    """name -> the one Question asked about it (served names and load balancer hostnames)."""
+    out: dict[str, Question] = {}
+    for name, served in served_names(ctx.index).items():
+        caa = served.issuance is not None
+        if not served.wildcard or caa:
+            out[name] = Question(name, addresses=not served.wildcard, caa=caa)
+    lb = load_balancer(ctx)
+    if out and lb is not None:
+        for host in lb.hostnames:
+            old = out.get(host)
+            out[host] = Question(host, addresses=True, caa=old.caa if old else False)
+    return out
+
+
+def collect(ctx: Context) -> set[Question]:
+    return set(questions(ctx).values())
+
+
+def dns_settings(ctx: Context) -> dict[str, Any]:
+    return as_dict(ctx.settings.get("dns"))
+
+
+async def execute(requests: set[Question], ctx: Context) -> dict[Question, dict[str, NameAnswer]]:
+    settings = dns_settings(ctx)
+    resolver = Resolver(
+        nameservers=list(ctx.options.get("nameservers") or settings.get("nameservers") or []),
+        timeout=float(settings.get("timeout", DEFAULT_TIMEOUT)),
+        lifetime=float(settings.get("lifetime", DEFAULT_LIFETIME)),
+    )
+    return await resolver.resolve_all(requests)
+
+
+PROBES = [Probe("dns", collect, execute)]
+
+
+# -- reading the answers -------------------------------------------------------------------------------
+
+@dataclass
+class Verdict:
+    """One check's result for one name: failures and could-not-verify reasons, per nameserver."""
+
+    failures: list[str]
+    unknown: list[str]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The load balancer as the nameservers resolved it."""
+
+    lb: LoadBalancer | None
+    v4: frozenset[str]
+    v6: frozenset[str]
+    problems: tuple[tuple[str, str], ...]  # (family, why) when a part of the address set is not known
+
+    def unknown(self, family: str) -> list[str]:
+        return [why for fam, why in self.problems if fam == family]
+
+    def describe(self) -> str:
+        if self.lb is None:
+            return "no load balancer known"
+        parts = [f"a CNAME to {' or '.join(self.lb.hostnames)}"] if self.lb.hostnames else []
+        if self.v4 or self.v6:
+            parts.append(f"addresses within {', '.join(sorted(self.v4 | self.v6))}")
+        return f"{' or '.join(parts) or 'no addresses'} (load balancer from {self.lb.source})"
+
+
+def answers_for(ctx: Context) -> tuple[dict[str, Served], dict[str, dict[str, NameAnswer]], Expected] | None:
+    """(served names, name -> nameserver -> answer, the load balancer), or None when DNS was not asked."""
+    probe = ctx.probes.get("dns")
+    if probe is None:  # offline, or nothing to ask: the framework shows the items as not verified
+        return None
+    asked = questions(ctx)
+    answers = {name: probe[q] for name, q in asked.items() if q in probe}
+    return served_names(ctx.index), answers, _expected(load_balancer(ctx), answers)
+
+
+def _expected(lb: LoadBalancer | None, answers: dict[str, dict[str, NameAnswer]]) -> Expected:
+    if lb is None:
+        return Expected(None, frozenset(), frozenset(), ())
+    found = {"A": {a for a in lb.addresses if ipaddress.ip_address(a).version == 4}}
+    found["AAAA"] = set(lb.addresses) - found["A"]
+    problems = []
+    for host in lb.hostnames:
+        for family in ("A", "AAAA"):
+            lookups = [getattr(answer, family.lower()) for answer in answers.get(host, {}).values()]
+            lookups = [lookup for lookup in lookups if lookup is not None]
+            good = [lookup for lookup in lookups if lookup.definitive]
+            for lookup in good:
+                found[family].update(lookup.records)
+            if not good:  # no nameserver could say: the load balancer's address set is not known
+                problem = lookups[0].describe() if lookups else "not looked up"
+                problems.append((family, f"the {family} lookup of load balancer hostname {host}: {problem}"))
+    return Expected(lb, frozenset(found["A"]), frozenset(found["AAAA"]), tuple(problems))
+
+
+def _per_server(answers: dict[str, NameAnswer], judge) -> Verdict:
+    verdict = Verdict([], [])
+    several = len(answers) > 1
+    for server, answer in answers.items():
+        failed, unknown = judge(answer)
+        where = f" (nameserver {server})" if several else ""
+        if failed:
+            verdict.failures.append(failed + where)
+        if unknown:
+            verdict.unknown.append(unknown + where)
+    return verdict
+
+
+def _reaches_lb(lookup: Lookup, expected: Expected) -> bool:
+    return expected.lb is not None and any(target in expected.lb.hostnames for target in lookup.chain)
+
+
+def judge_a(name: str, expected: Expected):
+    def judge(answer: NameAnswer) -> tuple[str | None, str | None]:
+        a = answer.a
+        if a is None:
+            return None, None
+        if _reaches_lb(a, expected):
+            return None, None
+        if a.status == NXDOMAIN:
+            return f"{name} does not exist (NXDOMAIN{' via CNAME ' + ' -> '.join(a.chain) if a.chain else ''}); " \
+                   f"expected {expected.describe()}", None
+        if a.status in (RESOLVED, NODATA) and not a.records:
+            return f"{name} has no A record ({a.describe()}); expected {expected.describe()}", None
+        if not a.definitive:
+            return None, f"A lookup of {name}: {a.describe()}"
+        if expected.lb is None:
+            return None, (f"{name} resolves to {a.describe()}, but no load balancer is known: pass --lb-hostname "
+                          f"or --lb-address, set loadBalancer in the policy, or include the Gateway (with "
+                          f"status.addresses) or the LoadBalancer Service (with status.loadBalancer)")
+        if set(a.records) <= expected.v4:
+            return None, None
+        if expected.unknown("A"):
+            return None, f"{name} resolves to {a.describe()}; {'; '.join(expected.unknown('A'))}"
+        return f"{name} resolves to {a.describe()}; expected {expected.describe()}", None
+    return judge
+
+
+def judge_aaaa(name: str, expected: Expected):
+    def judge(answer: NameAnswer) -> tuple[str | None, str | None]:
+        aaaa, a = answer.aaaa, answer.a
+        if aaaa is None or (a is not None and _reaches_lb(a, expected)) or _reaches_lb(aaaa, expected):
+            return None, None
+        if not aaaa.definitive:
+            return None, f"AAAA lookup of {name}: {aaaa.describe()}"
+        if not aaaa.records or expected.lb is None:
+            return None, None  # no LB known: the A check already says so
+        if set(aaaa.records) <= expected.v6:
+            return None, None
+        if expected.unknown("AAAA"):
+            return None, f"{name} has AAAA {aaaa.describe()}; {'; '.join(expected.unknown('AAAA'))}"
+        lb_v6 = ", ".join(sorted(expected.v6)) or "none"
+        return (f"{name} has AAAA {aaaa.describe()}, not the load balancer's IPv6 addresses ({lb_v6}); "
+                f"Let's Encrypt tries IPv6 first and fails"), None
+    return judge
+
+
+def judge_caa(ctx: Context, served: Served):
+    choice = served.issuance
+    ca = caa_identity(ctx, choice.acme_server) if choice else None
+    method = CHALLENGE_METHODS.get(choice.challenge) if choice else None
+
+    def judge(answer: NameAnswer) -> tuple[str | None, str | None]:
+        caa: CaaSet | None = answer.caa
+        if caa is None or caa.status == NODATA:
+            return None, None
+        if caa.status == SERVFAIL:
+            return (f"the CAA lookup of {caa.owner} fails (SERVFAIL); the CA refuses to issue for {served.name} "
+                    f"while CAA cannot be read"), None
+        if caa.status != RESOLVED:
+            return None, f"CAA lookup of {caa.owner}: {caa.status}{': ' + caa.detail if caa.detail else ''}"
+        critical = [tag for flags, tag, _ in caa.records if flags & 128 and tag not in CAA_KNOWN_TAGS]
+        if critical:
+            return (f"CAA at {caa.owner} has the critical property {critical[0]!r}, unknown to CAs: "
+                    f"no CA may issue for {served.name}"), None
+        tag = "issuewild" if served.wildcard and any(t == "issuewild" for _, t, _ in caa.records) else "issue"
+        values = [value for _, t, value in caa.records if t == tag]
+        if not values:
+            return None, None  # no issuer restriction in the set
+        allowed = [v.split(";")[0].strip().lower() for v in values]
+        shown = ", ".join(a or '";" (no CA)' for a in allowed)
+        if ca is None:
+            return None, (f"CAA at {caa.owner} allows only {shown} ({tag}); ACME server {choice.acme_server} has "
+                          f"no CA domain in policy dns.caaIdentities to compare")
+        if any(_caa_allows(v, ca, method) for v in values):
+            return None, None
+        return (f"CAA at {caa.owner} allows only {shown} ({tag}) for {served.name}; the issuer "
+                f"{choice.issuer.ref if choice.issuer else ''} uses {ca} ({choice.acme_server})"), None
+    return judge
+
+
+def _caa_allows(value: str, ca: str, method: str | None) -> bool:
+    domain, _, parameters = value.partition(";")
+    if domain.strip().lower() != ca:
+        return False
+    for parameter in parameters.split(";"):
+        key, _, setting = parameter.strip().partition("=")
+        if key.strip().lower() == "validationmethods" and method:
+            return method in {m.strip().lower() for m in setting.split(",")}
+    return True
+
+
+def _view(answer: NameAnswer) -> tuple:
+    """What a name looks like from one nameserver, for comparing nameservers (split horizon)."""
+    a, aaaa = answer.a, answer.aaaa
+    return (a.status if a else None, a.chain if a else (), a.records if a else (),
+            aaaa.records if aaaa and aaaa.definitive else ())
+
+
+def _hit(served: Served, message: str, *, unverified: bool = False, severity: str | None = None) -> Hit:
+    if severity is None and served.level == "warning":
+        severity = "warning"
+    return Hit(served.owner, message, hostname=served.name, unverified=unverified, severity=severity)
+
+
+def _addressed(served: dict[str, Served]) -> Iterator[Served]:
+    return (s for s in served.values() if not s.wildcard)
+
+
+# -- the checks ------------------------------------------------------------------------------------------
+
+@check("dns-not-pointing-to-lb", "error", item="dns", network="dns",
+       title="A name does not resolve to the load balancer",
+       remediation="Point the name at the load balancer (a CNAME to its hostname, or A records within its "
+                   "addresses) and wait for the change to reach public resolvers before applying the "
+                   "Certificate.")
+def dns_not_pointing_to_lb(ctx: Context) -> Iterator[Hit]:
+    found = answers_for(ctx)
+    if found is None:
+        return
+    served, answers, expected = found
+    for item in _addressed(served):
+        verdict = _per_server(answers.get(item.name, {}), judge_a(item.name, expected))
+        if verdict.failures:
+            yield _hit(item, "; ".join(dict.fromkeys(verdict.failures)))
+
+
+@check("dns-aaaa-mismatch", "error", item="dns", network="dns",
+       title="A name has AAAA records that are not the load balancer's",
+       remediation="Remove the stale AAAA records, or point them at the load balancer's IPv6 addresses.")
+def dns_aaaa_mismatch(ctx: Context) -> Iterator[Hit]:
+    found = answers_for(ctx)
+    if found is None:
+        return
+    served, answers, expected = found
+    for item in _addressed(served):
+        verdict = _per_server(answers.get(item.name, {}), judge_aaaa(item.name, expected))
+        if verdict.failures:
+            yield _hit(item, "; ".join(dict.fromkeys(verdict.failures)))
+
+
+@check("caa-forbids-issuer", "error", item="dns", network="dns",
+       title="CAA records forbid the issuer's CA",
+       remediation="Add a CAA record allowing the CA (e.g. `0 issue \"letsencrypt.org\"`, `issuewild` for "
+                   "wildcards) at the name or the parent that carries the CAA set, or fix the failing "
+                   "CAA lookup.")
+def caa_forbids_issuer(ctx: Context) -> Iterator[Hit]:
+    found = answers_for(ctx)
+    if found is None:
+        return
+    served, answers, _ = found
+    for item in served.values():
+        if item.issuance is None:
+            continue
+        verdict = _per_server(answers.get(item.name, {}), judge_caa(ctx, item))
+        # CAA stops issuance whatever the challenge, so DNS-01 names are errors here too
+        if verdict.failures:
+            yield _hit(item, "; ".join(dict.fromkeys(verdict.failures)), severity="error")
+        elif any("dns.caaIdentities" in u for u in verdict.unknown):
+            yield _hit(item, "; ".join(dict.fromkeys(verdict.unknown)), unverified=True, severity="error")
+
+
+@check("dns-unverifiable", "error", item="dns", network="dns",
+       title="The DNS of a name could not be verified",
+       remediation="Make the nameservers reachable (--nameserver, policy dns.nameservers), raise dns.timeout / "
+                   "dns.lifetime, or name the load balancer (--lb-hostname, --lb-address, policy loadBalancer).")
+def dns_unverifiable(ctx: Context) -> Iterator[Hit]:
+    found = answers_for(ctx)
+    if found is None:
+        return
+    served, answers, expected = found
+    on_unverifiable = str(dns_settings(ctx).get("onUnverifiable", "error"))
+    for item in served.values():
+        by_server = answers.get(item.name, {})
+        reasons: list[str] = []
+        if not item.wildcard:
+            for judge in (judge_a(item.name, expected), judge_aaaa(item.name, expected)):
+                verdict = _per_server(by_server, judge)
+                if not verdict.failures:
+                    reasons += verdict.unknown
+        if item.issuance is not None:
+            verdict = _per_server(by_server, judge_caa(ctx, item))
+            if not verdict.failures:
+                reasons += [u for u in verdict.unknown if "dns.caaIdentities" not in u]
+        if reasons:
+            severity = on_unverifiable if item.level == "error" else "warning"
+            yield _hit(item, "could not verify the DNS of " + item.name + ": " + "; ".join(dict.fromkeys(reasons)),
+                       unverified=True, severity=severity)
+
+
+@check("dns-split-horizon", "warning", item="dns", network="dns",
+       title="Nameservers disagree about a name",
+       remediation="Make every view of the zone agree with what public resolvers see: the CA validates from "
+                   "the public Internet, not from inside the cluster.")
+def dns_split_horizon(ctx: Context) -> Iterator[Hit]:
+    found = answers_for(ctx)
+    if found is None:
+        return
+    served, answers, _ = found
+    for item in _addressed(served):
+        by_server = {server: answer for server, answer in answers.get(item.name, {}).items()
+                     if answer.a is not None and answer.a.definitive}
+        if len(by_server) > 1 and len({_view(answer) for answer in by_server.values()}) > 1:
+            views = "; ".join(f"{server}: {answer.a.describe()}"
+                              + (f", AAAA {answer.aaaa.describe()}" if answer.aaaa and answer.aaaa.records else "")
+                              for server, answer in by_server.items())
+            yield _hit(item, f"nameservers disagree about {item.name}: {views}", severity="warning")

@@ -1,0 +1,220 @@
+"""The resolver against a real knot server: statuses, CNAME chains, CAA walks, caching, failures as values."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+
+import pytest
+from dns_server import KNOTC, knot, needs_knot, silent_server  # noqa: F401 - fixtures
+
+from gate.probes.dns import (
+    ERROR,
+    NODATA,
+    NXDOMAIN,
+    REFUSED,
+    RESOLVED,
+    SERVFAIL,
+    TIMEOUT,
+    Question,
+    Resolver,
+    parse_address,
+    split_nameserver,
+)
+
+pytestmark = needs_knot
+
+ZONE = """
+lb.elb.test. A 192.0.2.10
+lb.elb.test. AAAA 2001:db8::10
+direct.example.com. A 192.0.2.10
+chain.example.com. CNAME hop.example.net.
+hop.example.net. CNAME LB.elb.test.
+gone.example.com. CNAME nothing.example.net.
+nodata.example.com. TXT "no address here"
+both.example.com. A 192.0.2.10
+both.example.com. AAAA 2001:db8::dead
+*.wild.example.com. A 192.0.2.10
+example.com. CAA 0 issue "letsencrypt.org"
+own.example.com. A 192.0.2.10
+own.example.com. CAA 0 issue "pki.goog"
+cname-caa.example.com. CNAME caa-target.example.net.
+caa-target.example.net. CAA 0 issue "sectigo.com"
+caa-target.example.net. A 192.0.2.10
+"""
+
+
+def resolve(servers, *questions, timeout=1.0, lifetime=2.0, **kwargs):
+    resolver = Resolver(nameservers=[s.address for s in servers], timeout=timeout, lifetime=lifetime, **kwargs)
+    return asyncio.run(resolver.resolve_all(questions))
+
+
+def one(server, name, caa=False, **kwargs):
+    answers = resolve([server], Question(name, caa=caa), **kwargs)
+    return answers[Question(name, caa=caa)][server.address]
+
+
+def test_direct_a_and_aaaa(knot):
+    """A name with A and AAAA records resolves to both address sets, with no CNAME chain."""
+    answer = one(knot(ZONE), "both.example.com")
+    assert (answer.a.status, answer.a.records, answer.a.chain) == (RESOLVED, ("192.0.2.10",), ())
+    assert (answer.aaaa.status, answer.aaaa.records) == (RESOLVED, ("2001:db8::dead",))
+
+
+def test_cname_chain_is_followed_in_order(knot):
+    """Each CNAME target is recorded in order (lower-cased, no trailing dot), ending in the target's A."""
+    answer = one(knot(ZONE), "Chain.Example.com.")
+    assert answer.a.chain == ("hop.example.net", "lb.elb.test")
+    assert answer.a.records == ("192.0.2.10",)
+    assert answer.aaaa.records == ("2001:db8::10",)
+
+
+def test_nxdomain_and_dangling_cname(knot):
+    """A name that does not exist is NXDOMAIN; a CNAME to nothing is NXDOMAIN with its chain."""
+    server = knot(ZONE)
+    assert one(server, "missing.example.com").a.status == NXDOMAIN
+    gone = one(server, "gone.example.com").a
+    assert (gone.status, gone.chain) == (NXDOMAIN, ("nothing.example.net",))
+
+
+def test_nodata(knot):
+    """A name with records but no A is NODATA, distinct from NXDOMAIN."""
+    answer = one(knot(ZONE), "nodata.example.com")
+    assert (answer.a.status, answer.a.records) == (NODATA, ())
+    assert answer.aaaa.status == NODATA
+
+
+def test_wildcard_records_answer_any_label(knot):
+    """A name covered by a wildcard record resolves through it."""
+    answer = one(knot(ZONE), "anything.wild.example.com")
+    assert answer.a.records == ("192.0.2.10",)
+
+
+def test_caa_closest_set_up_the_tree(knot):
+    """CAA comes from the name itself when it has a set, else from the closest parent, else none."""
+    server = knot(ZONE)
+    own = one(server, "own.example.com", caa=True).caa
+    assert (own.status, own.owner, own.records) == (RESOLVED, "own.example.com", ((0, "issue", "pki.goog"),))
+    inherited = one(server, "deep.sub.direct.example.com", caa=True).caa
+    assert (inherited.owner, inherited.records) == ("example.com", ((0, "issue", "letsencrypt.org"),))
+    wildcard = one(server, "*.wild.example.com", caa=True).caa
+    assert wildcard.owner == "example.com"
+    none = one(server, "lb.elb.test", caa=True).caa
+    assert none.status == NODATA and none.records == ()
+
+
+def test_caa_follows_cname(knot):
+    """The CAA set of a CNAME is its target's (RFC 8659), before any parent of the name."""
+    caa = one(knot(ZONE), "cname-caa.example.com", caa=True).caa
+    assert (caa.owner, caa.records) == ("cname-caa.example.com", ((0, "issue", "sectigo.com"),))
+
+
+def test_servfail_is_a_value(knot):
+    """A SERVFAIL answer is a servfail lookup, for addresses and for the CAA walk alike."""
+    answer = one(knot(ZONE), "www.servfail.test", caa=True)
+    assert answer.a.status == SERVFAIL
+    assert (answer.caa.status, answer.caa.owner) == (SERVFAIL, "www.servfail.test")
+
+
+def test_refused_outside_the_servers_zones(knot):
+    """An authoritative server asked about a name outside its zones answers REFUSED: a value too."""
+    server = knot(ZONE)
+    server.knotc("conf-begin")
+    server.knotc("conf-unset", "zone[.]")
+    server.knotc("conf-commit")
+    assert one(server, "direct.example.com").a.status == REFUSED
+
+
+def test_live_changes_are_seen_by_the_next_run(knot):
+    """Records changed through knotc are what the next run sees (no cache across runs)."""
+    server = knot(ZONE)
+    assert one(server, "direct.example.com").a.records == ("192.0.2.10",)
+    server.change(unset=["direct.example.com. A"], set=["direct.example.com. 60 A 198.51.100.4"])
+    assert one(server, "direct.example.com").a.records == ("198.51.100.4",)
+
+
+def test_each_question_is_asked_once_per_run(knot):
+    """Shared CAA parents and repeated questions reach the server once per (name, type)."""
+    server = knot(ZONE)
+    before = server.queries()
+    names = [f"n{i}.direct.example.com" for i in range(5)]
+    resolve([server], *(Question(n, caa=True) for n in names), Question("direct.example.com", caa=True))
+    # 6 names x (A, AAAA, CAA) + the shared parents example.com and com, once each
+    assert server.queries() - before == 6 * 3 + 2
+
+
+def test_tcp_fallback_on_truncation(knot):
+    """An answer too big for UDP is fetched again over TCP and is complete."""
+    many = "\n".join(f"big.example.com. A 10.0.{i // 250}.{i % 250 + 1}" for i in range(120))
+    server = knot(ZONE + many)
+    answer = one(server, "big.example.com")
+    assert answer.a.status == RESOLVED and len(answer.a.records) == 120
+    stats = subprocess.run([KNOTC, "-c", str(server.conf), "stats", "mod-stats.request-protocol"],
+                           capture_output=True, text=True, check=True).stdout
+    assert "tcp4" in stats
+
+
+def test_two_servers_answer_separately(knot):
+    """With several nameservers each one's answer is kept, so a disagreement is visible."""
+    inside = knot(ZONE, name="inside")
+    outside = knot(ZONE.replace("direct.example.com. A 192.0.2.10", "direct.example.com. A 203.0.113.5"),
+                   name="outside")
+    answers = resolve([inside, outside], Question("direct.example.com"))[Question("direct.example.com")]
+    assert answers[inside.address].a.records == ("192.0.2.10",)
+    assert answers[outside.address].a.records == ("203.0.113.5",)
+
+
+def test_stopped_server_is_an_error_value(knot):
+    """A server that is not running gives a failed lookup (never an exception) within the lifetime."""
+    server = knot(ZONE)
+    server.stop()
+    start = time.monotonic()
+    answer = one(server, "direct.example.com", caa=True, timeout=0.3, lifetime=0.8)
+    assert answer.a.status in (ERROR, TIMEOUT) and answer.caa.status in (ERROR, TIMEOUT)
+    assert time.monotonic() - start < 0.8 + 0.5
+
+
+def test_silent_server_ends_within_one_lifetime(silent_server):
+    """Many names against a server that never answers end after about one lifetime, not one per name."""
+    lifetime = 0.6
+    names = [Question(f"n{i}.example.com", caa=True) for i in range(300)]
+    start = time.monotonic()
+    answers = resolve([silent_server], *names, timeout=0.2, lifetime=lifetime, concurrency=32)
+    elapsed = time.monotonic() - start
+    assert all(a[silent_server.address].a.status == TIMEOUT for a in answers.values())
+    assert all(a[silent_server.address].caa.status == TIMEOUT for a in answers.values())
+    assert elapsed < 2 * lifetime, elapsed
+
+
+def test_one_slow_name_does_not_give_up_on_an_answering_server(knot, silent_server):
+    """A server that has answered is not written off: its other names still resolve."""
+    server = knot(ZONE)
+    answers = resolve([server, silent_server], Question("direct.example.com"), lifetime=0.5, timeout=0.2)
+    by_server = answers[Question("direct.example.com")]
+    assert by_server[server.address].a.records == ("192.0.2.10",)
+    assert by_server[silent_server.address].a.status == TIMEOUT
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("192.0.2.1", ("192.0.2.1", 53)), ("192.0.2.1:5353", ("192.0.2.1", 5353)),
+    ("[2001:db8::1]:53", ("2001:db8::1", 53)), ("2001:db8::1", ("2001:db8::1", 53)),
+    ("ns1.example.net", ("ns1.example.net", 53)),
+])
+def test_nameserver_forms(value, expected):
+    """HOST, HOST:PORT, [V6]:PORT and bare IPv6 are understood."""
+    assert split_nameserver(value) == expected
+
+
+@pytest.mark.parametrize("value", ["192.0.2.1:0", "192.0.2.1:99999", "[::1]x", ":53", "host:port"])
+def test_bad_nameservers_are_refused(value):
+    """A malformed nameserver is a ValueError (a usage error on the command line)."""
+    with pytest.raises(ValueError):
+        split_nameserver(value)
+
+
+def test_addresses_are_normalized():
+    """Load balancer addresses are compared in their normal form; garbage is refused."""
+    assert parse_address(" 2001:DB8:0::1 ") == "2001:db8::1"
+    with pytest.raises(ValueError):
+        parse_address("lb.example.com")
