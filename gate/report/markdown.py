@@ -1,7 +1,7 @@
 """`--format markdown`: the checklist for `$GITHUB_STEP_SUMMARY` and pull-request comments.
 
-A table per HTTPS service, failing services first and open, passing ones folded into one
-`<details>` block when there are many; findings link to `file#Lline` (to the commit on GitHub when
+A table per HTTPS service: services with findings open, the others (passed, or with checks
+skipped offline) folded into one `<details>` block when there are many; findings link to `file#Lline` (to the commit on GitHub when
 run in Actions). Rows are capped so a huge render stays under GitHub's 1 MiB step-summary limit.
 """
 
@@ -17,7 +17,7 @@ from gate.report.locations import relative_path
 from gate.run import Report
 
 ICONS = {"pass": "✅", "fail": "❌", "unverified": "❔"}
-FOLD_PASSING_AFTER = 3  # more passing services than this are folded into <details>
+FOLD_QUIET_AFTER = 3  # more services without findings than this are folded into <details>
 FOLD_ROWS_AFTER = 20  # a table of findings longer than this is folded
 MAX_ROWS = 400  # finding rows in the whole document; the JSON and SARIF reports carry all of them
 SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
@@ -105,15 +105,18 @@ def render(report: Report, colour: bool = False) -> str:
              + (f" · {len(report.suppressed)} suppressed" if report.suppressed else ""), ""]
     if report.errors:
         lines += ["### Input errors", "", *(f"- {cell(error)}" for error in report.errors), ""]
-    open_services = [s for s in report.services if s.status != "pass"]
-    passing = [s for s in report.services if s.status == "pass"]
-    for service in open_services:
+    # Services with findings stay open; the quiet ones (passed, or skipped checks only, as offline) fold.
+    noisy = [s for s in report.services if any(item.findings for item in s.items)]
+    quiet = [s for s in report.services if not any(item.findings for item in s.items)]
+    for service in noisy:
         lines += service_table(service, base, rows)
-    passing_tables = [line for service in passing for line in service_table(service, base, rows)]
-    if len(passing) > FOLD_PASSING_AFTER:
-        lines += folded(f"{len(passing)} services passed", passing_tables)
+    quiet_tables = [line for service in quiet for line in service_table(service, base, rows)]
+    if len(quiet) > FOLD_QUIET_AFTER:
+        passed = sum(1 for s in quiet if s.status == "pass")
+        detail = f" ({passed} passed, {len(quiet) - passed} not fully checked)" if passed < len(quiet) else ""
+        lines += folded(f"{len(quiet)} services without findings{detail}", quiet_tables)
     else:
-        lines += passing_tables
+        lines += quiet_tables
     if report.unassigned:
         shown = rows.take(report.unassigned)
         table = ["| Severity | Check | Finding | Where |", "|---|---|---|---|"]

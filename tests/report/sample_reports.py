@@ -22,3 +22,11 @@ def report_of(findings: list[Finding], *, services: list[ServiceChecklist] | Non
     return Report(findings=findings, services=services, unassigned=[f for f in findings if id(f) not in placed],
                   suppressed=[], skipped=[], errors=errors or [], checks=list(CHECKS.values()), fail_on=fail_on,
                   files=1, documents=len(findings), resources=len(findings))
+
+
+def example_findings(example: str) -> list[dict]:
+    """The JSON findings of an example, as the other formats must carry them (other issues add checks)."""
+    import json
+
+    from conftest import gate_cli
+    return json.loads(gate_cli("check", "--offline", "--format", "json", f"examples/{example}").stdout)["findings"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import gate_cli, write
-from sample_reports import finding, report_of
+from sample_reports import example_findings, finding, report_of
 
 from gate.report import github
 
@@ -35,7 +35,9 @@ def test_incident_annotations_point_at_files_and_lines():
     proc = gate_cli("check", "--offline", "--format", "github", "examples/incident")
     assert proc.returncode == 1
     commands = [parse_command(line) for line in proc.stdout.decode().splitlines()]
-    assert len(commands) == 8 and {name for name, _, _ in commands} == {"error"}
+    expected = example_findings("incident")
+    assert len(commands) == len(expected) and {name for name, _, _ in commands} == {"error"}
+    assert [(p["title"], p["line"]) for _, p, _ in commands] == [(f["check"], str(f["line"])) for f in expected]
     where = {(p["file"], p["line"], p["title"]) for _, p, _ in commands}
     assert ("examples/incident/acme-pay-production/app.yaml", "40", "route-backend-missing") in where
     assert all("\nRemediation: " in data for _, _, data in commands)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from conftest import check_text, gate_cli
-from sample_reports import finding, report_of
+from sample_reports import example_findings, finding, report_of
 
 from gate.report import junit
 
@@ -28,13 +28,15 @@ def cases(root: ET.Element) -> dict[tuple[str, str], ET.Element]:
 
 
 def test_incident_has_one_failing_case_per_check_and_resource():
-    """The incident's 8 findings are 8 failed cases with file and line; totals add up."""
+    """Each (check, resource) of the incident's findings is one failed case with file and line; totals add up."""
     proc = gate_cli("check", "--offline", "--format", "junit", "examples/incident")
     assert proc.returncode == 1
     root = ET.fromstring(proc.stdout)
-    assert root.tag == "testsuites" and root.get("failures") == "8" and root.get("skipped") == "0"
+    expected = {(f["check"], f"{f['resource']['kind']} {f['resource']['namespace']}/{f['resource']['name']}")
+                for f in example_findings("incident")}
+    assert root.tag == "testsuites" and root.get("failures") == str(len(expected)) and root.get("skipped") == "0"
     failed = {key: c for key, c in cases(root).items() if c.find("failure") is not None}
-    assert len(failed) == 8
+    assert set(failed) == expected
     route = failed[("route-backend-missing", "HTTPRoute acme-pay-production/pay-route")]
     assert (route.get("file"), route.get("line")) == ("examples/incident/acme-pay-production/app.yaml", "40")
     assert "Deploy the backend Service" in route.find("failure").text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from conftest import gate_cli
-from sample_reports import finding, report_of
+from sample_reports import example_findings, finding, report_of
 
 from gate.model import ChecklistItem, ServiceChecklist
 from gate.report import markdown
@@ -28,20 +28,22 @@ def columns(row: str) -> int:
 
 
 def test_incident_has_a_table_per_failing_service_with_links(monkeypatch):
-    """Failing services come first as open tables; findings link to file#Lline; passing ones are folded."""
+    """Services with findings are open tables; findings link to file#Lline; the quiet ones are folded."""
     for var in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA"):
         monkeypatch.delenv(var, raising=False)
     proc = gate_cli("check", "--offline", "--format", "markdown", "examples/incident")
     assert proc.returncode == 1
     text = proc.stdout.decode()
     assert text.startswith("## ingress-gate: ❌ FAILED\n")
-    assert "**8 errors, 0 warnings, 0 info, 0 unverified**" in text
+    assert f"**{len(example_findings('incident'))} errors, 0 warnings, 0 info, 0 unverified**" in text
     head, folded = text.split("<details>", 1)
     failing = re.findall(r"^### ❌ https://(\S+)$", head, re.MULTILINE)
-    assert "pay.example.com" in failing and len(failing) == 4
+    assert {"pay.example.com", "pay.sandbox.example.com", "rbac.example.com", "rbac.sandbox.example.com"} <= set(failing)
     assert re.search(r"\[examples/incident/acme-pay-production/app\.yaml:40\]"
                      r"\(examples/incident/acme-pay-production/app\.yaml#L40\)", head)
-    assert "<summary>19 services passed</summary>" in folded and "</details>" in folded
+    quiet = re.findall(r"^### \S+ https://(\S+)$", folded, re.MULTILINE)
+    assert f"<summary>{len(quiet)} services without findings" in folded and "</details>" in folded
+    assert len(quiet) + len(re.findall(r"^### ", head, re.MULTILINE)) == 23 and "admin.example.com" in quiet
     for table in tables(text):
         assert table[1] == "|---|---|---|---|"
         assert {columns(row) for row in table} == {4}

@@ -1,0 +1,185 @@
+"""The composite GitHub Action, executed step by step the way the Actions runner does it.
+
+`uses:` steps are not run here (no runner, no marketplace actions): setup-python is replaced by this
+interpreter as its `python-path` output, and actions/cache has nothing to restore. Every `run:` step
+runs for real with bash, including the install step (pip installs this working tree into a new
+virtualenv, so PyPI must be reachable), with GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_ENV and
+GITHUB_PATH files as the runner provides them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import EXAMPLES, ROOT, SARIF_SCHEMA, gate_cli
+from sarif_check import valid_sarif
+
+from gate.github_action import gate_args
+
+ACTION = ROOT / "action.yml"
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+# What the skipped `uses:` steps would have output.
+USES_OUTPUTS = {"actions/setup-python": {"python-path": sys.executable}, "actions/cache": {"cache-hit": "false"}}
+
+
+@dataclass
+class ActionRun:
+    status: int  # exit status of the first failing step, else 0
+    outputs: dict[str, str]
+    summary: str
+    log: str
+    env_files: str = ""  # what the steps wrote to GITHUB_ENV and GITHUB_PATH
+    ran: list[str] = field(default_factory=list)
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    """GITHUB_OUTPUT as the runner reads it: `name=value` lines and `name<<DELIM` blocks."""
+    values, lines = {}, path.read_text(encoding="utf-8").splitlines()
+    while lines:
+        line = lines.pop(0)
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            block = []
+            while (current := lines.pop(0)) != delimiter:
+                block.append(current)
+            values[name] = "\n".join(block)
+        elif line:
+            name, value = line.split("=", 1)
+            values[name] = value
+    return values
+
+
+def run_action(inputs: dict[str, str], workspace: Path, runner_temp: Path) -> ActionRun:
+    action = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+    declared = action["inputs"]
+    assert set(inputs) <= set(declared), f"unknown inputs {set(inputs) - set(declared)}"
+    values = {name: str(spec.get("default", "")) for name, spec in declared.items()} | inputs
+    for name, spec in declared.items():
+        assert not spec.get("required") or values[name], f"required input {name} is empty"
+    steps: dict[str, dict[str, str]] = {}
+    context = {"github.action_path": str(ROOT), "runner.temp": str(runner_temp), "runner.os": "Linux"}
+
+    def substitute(text: str) -> str:
+        def value(match: re.Match) -> str:
+            expr = match.group(1)
+            if expr.startswith("inputs."):
+                return values[expr.removeprefix("inputs.")]
+            if expr.startswith("steps."):
+                step_id, _, output = expr.removeprefix("steps.").partition(".outputs.")
+                return steps.get(step_id, {}).get(output, "")
+            assert expr in context, f"the test does not know the expression {expr!r}"
+            return context[expr]
+        return EXPRESSION.sub(value, str(text))
+
+    env_file, path_file = runner_temp / "github_env", runner_temp / "github_path"
+    result = ActionRun(status=0, outputs={}, summary="", log="")
+    for number, step in enumerate(action["runs"]["steps"]):
+        step_id = step.get("id", f"step{number}")
+        if "uses" in step:
+            steps[step_id] = USES_OUTPUTS[step["uses"].split("@")[0]]
+            continue
+        assert step.get("shell") == "bash", "composite run steps must name their shell"
+        output_file, summary_file = runner_temp / f"output_{number}", runner_temp / f"summary_{number}"
+        for path in (output_file, summary_file, env_file, path_file):
+            path.touch()
+        env = {**os.environ, "GITHUB_OUTPUT": str(output_file), "GITHUB_STEP_SUMMARY": str(summary_file),
+               "GITHUB_ENV": str(env_file), "GITHUB_PATH": str(path_file), "GITHUB_WORKSPACE": str(workspace),
+               "GITHUB_ACTION_PATH": str(ROOT), "RUNNER_TEMP": str(runner_temp), "RUNNER_OS": "Linux",
+               **{key: substitute(val) for key, val in step.get("env", {}).items()}}
+        script = runner_temp / f"step_{number}.sh"
+        script.write_text(substitute(step["run"]), encoding="utf-8")
+        # The runner's `shell: bash` is `bash --noprofile --norc -eo pipefail {0}`.
+        proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], check=False,
+                              cwd=workspace, env=env, capture_output=True, text=True, timeout=300)
+        result.ran.append(step_id)
+        result.log += proc.stdout + proc.stderr
+        steps[step_id] = read_outputs(output_file)
+        result.summary += summary_file.read_text(encoding="utf-8")
+        if proc.returncode != 0:
+            result.status = proc.returncode
+            break
+    result.outputs = {name: substitute(spec["value"]) for name, spec in action["outputs"].items()}
+    result.env_files = env_file.read_text(encoding="utf-8") + path_file.read_text(encoding="utf-8")
+    return result
+
+
+@pytest.fixture(scope="module")
+def runner_temp(tmp_path_factory) -> Path:
+    """One RUNNER_TEMP for the module, so the pip cache of the first install serves the others."""
+    return tmp_path_factory.mktemp("runner_temp")
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    """A checkout holding the examples, as actions/checkout would leave it."""
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    return tmp_path
+
+
+def test_incident_fails_with_outputs_annotations_summary_and_sarif(workspace, runner_temp):
+    """On the incident the step fails with the gate's status 1; outputs, annotations, summary, SARIF agree."""
+    run = run_action({"paths": "examples/incident", "offline": "true", "sarif-file": "gate.sarif"},
+                     workspace, runner_temp)
+    assert run.ran == ["cache-key", "install", "gate"], run.log
+    assert run.status == 1, run.log
+    report = json.loads(gate_cli("check", "--offline", "--format", "json", "examples/incident", cwd=workspace).stdout)
+    errors = report["summary"]["error"]
+    assert errors >= 8
+    assert run.outputs == {"passed": "false", "errors": str(errors), "warnings": str(report["summary"]["warning"]),
+                           "sarif-file": "gate.sarif"}
+    assert run.summary.startswith("## ingress-gate: ❌ FAILED") and "### ❌ https://pay.example.com" in run.summary
+    annotations = [line for line in run.log.splitlines() if line.startswith("::error file=examples/incident/")]
+    assert len(annotations) == len(report["findings"])
+    assert f"FAILED: {errors} errors" in run.log  # the text checklist is in the log too
+    sarif = (workspace / "gate.sarif").read_text(encoding="utf-8")
+    results = (valid_sarif(sarif) if SARIF_SCHEMA.is_file() else json.loads(sarif))["runs"][0]["results"]
+    assert len(results) == len(report["findings"])
+    assert run.env_files == "", "the action must not change the job's environment or PATH"
+
+
+def test_healthy_passes(workspace, runner_temp):
+    """On the healthy example every step succeeds and `passed` is true; no SARIF unless asked."""
+    run = run_action({"paths": "examples/healthy", "offline": "true"}, workspace, runner_temp)
+    assert run.status == 0, run.log
+    assert run.outputs == {"passed": "true", "errors": "0", "warnings": "0", "sarif-file": ""}
+    assert run.summary.startswith("## ingress-gate: ✅ PASSED")
+    assert not [line for line in run.log.splitlines() if line.startswith("::error")]
+
+
+def test_unreadable_input_exits_2_and_is_not_a_pass(workspace, runner_temp):
+    """A path that does not exist fails the step with status 2 and `passed` false."""
+    run = run_action({"paths": "examples/healthy missing-folder", "offline": "true"}, workspace, runner_temp)
+    assert run.status == 2, run.log
+    assert run.outputs["passed"] == "false"
+    assert "missing-folder" in run.summary
+
+
+def test_optional_inputs_become_options_only_when_set(tmp_path):
+    """Empty inputs add no option; lists split on whitespace with quoting; offline accepts true/True."""
+    minimal = gate_args({"GATE_PATHS": "a"}, tmp_path)
+    assert minimal[:2] == ["check", "a"]
+    for option in ("--offline", "--policy", "--lb-hostname", "--nameserver", "--cluster-state"):
+        assert option not in minimal
+    assert not any(arg.startswith("sarif=") for arg in minimal)
+    full = gate_args({"GATE_PATHS": "a\n'b c'", "GATE_OFFLINE": "True", "GATE_POLICY": "p.yaml",
+                      "GATE_LB_HOSTNAME": "lb.example.com", "GATE_NAMESERVER": "10.0.0.1 10.0.0.2",
+                      "GATE_CLUSTER_STATE": "state/\nmore.yaml", "GATE_FAIL_ON": "warning",
+                      "GATE_SARIF_FILE": "out.sarif"}, tmp_path)
+    assert full[1:3] == ["a", "b c"] and "--offline" in full
+    pairs = list(itertools.pairwise(full))
+    for pair in [("--policy", "p.yaml"), ("--lb-hostname", "lb.example.com"), ("--nameserver", "10.0.0.1"),
+                 ("--nameserver", "10.0.0.2"), ("--cluster-state", "state/"), ("--cluster-state", "more.yaml"),
+                 ("--fail-on", "warning"), ("--format", "sarif=out.sarif")]:
+        assert pair in pairs
+    with pytest.raises(SystemExit):
+        gate_args({"GATE_PATHS": " "}, tmp_path)
