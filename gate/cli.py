@@ -68,6 +68,15 @@ def main() -> None:
 @click.option("--exclude", multiple=True, metavar="ID", help="Skip these checks; repeatable.")
 @click.option("--max-file-size", type=click.IntRange(min=1), default=64, show_default=True, metavar="MIB",
               help="Larger input files are reported, not read.")
+@click.option("--cluster-state", "cluster_state", multiple=True, metavar="PATH",
+              help="File or folder of objects known to exist (kubectl get ... -o yaml); repeatable.")
+@click.option("--kube", is_flag=True, help="Read what exists from the live cluster (Secrets: metadata only).")
+@click.option("--kubeconfig", metavar="FILE", help="Kubeconfig for --kube (default: in-cluster, $KUBECONFIG, "
+                                                   "~/.kube/config).")
+@click.option("--context", "kube_context", metavar="NAME", help="Kubeconfig context for --kube.")
+@click.option("--argocd-app", metavar="NAME", help="Check this Argo CD application's target manifests "
+                                                   "(ARGOCD_SERVER, ARGOCD_AUTH_TOKEN); PATHs become optional.")
+@click.option("--argocd-insecure", is_flag=True, help="Do not verify the Argo CD server's TLS certificate.")
 @click.option("--lb-hostname", "lb_hostnames", multiple=True, metavar="NAME",
               help="Load balancer hostname names must CNAME to (or resolve within); repeatable.")
 @click.option("--lb-address", "lb_addresses", multiple=True, metavar="IP", callback=_each(dns_probe.parse_address),
@@ -78,17 +87,21 @@ def main() -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], fail_on: str, offline: bool,
           namespace: str, include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int,
-          debug: bool, lb_hostnames: tuple[str, ...] = (), lb_addresses: tuple[str, ...] = (),
+          debug: bool, cluster_state: tuple[str, ...] = (), kube: bool = False, kubeconfig: str | None = None,
+          kube_context: str | None = None, argocd_app: str | None = None, argocd_insecure: bool = False,
+          lb_hostnames: tuple[str, ...] = (), lb_addresses: tuple[str, ...] = (),
           nameservers: tuple[str, ...] = ()) -> None:
     """Check rendered manifests: files, folders (recursive) or - for stdin."""
     outputs = [parse_format(f) for f in formats]
-    if not paths:
-        raise click.UsageError("give at least one PATH (a file, a folder, or - for stdin)")
+    if not paths and not argocd_app:
+        raise click.UsageError("give at least one PATH (a file, a folder, or - for stdin), or --argocd-app NAME")
     if not any(path is None for _, path in outputs):
         outputs.insert(0, ("text", None))
     config = RunConfig(paths=list(paths), policy=policy, namespace=namespace, offline=offline,
                        fail_on=fail_on, include=include, exclude=exclude,
-                       max_file_bytes=max_file_size * 1024 * 1024)
+                       max_file_bytes=max_file_size * 1024 * 1024, cluster_state=list(cluster_state), kube=kube,
+                       kubeconfig=kubeconfig, kube_context=kube_context, argocd_app=argocd_app,
+                       argocd_insecure=argocd_insecure)
     config.options.update(lb_hostnames=lb_hostnames, lb_addresses=lb_addresses, nameservers=nameservers)
     try:
         report = run(config)

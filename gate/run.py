@@ -14,6 +14,7 @@ from gate.index import Index
 from gate.load import DEFAULT_MAX_FILE_BYTES, LoadResult, load_paths
 from gate.model import SEVERITY_RANK, Finding, ServiceChecklist, Skipped, Suppressed
 from gate.policy import Policy, load_policy, suppression_annotations
+from gate.sources import SourceError, check_options, gather_cluster_state, load_argocd_app
 
 FAIL_ON = ("error", "warning")
 
@@ -36,6 +37,13 @@ class RunConfig:
     today: dt.date | None = None
     # Settings later stages read through Context.options (load balancer, nameservers, registries...)
     options: dict[str, Any] = field(default_factory=dict)
+    # What already exists (issue 6): snapshot files/folders, the live API, and Argo CD as a render source
+    cluster_state: list[str] = field(default_factory=list)
+    kube: bool = False
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    argocd_app: str | None = None
+    argocd_insecure: bool = False
 
 
 @dataclass
@@ -128,12 +136,21 @@ def run(config: RunConfig, *, known: list | None = None) -> Report:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
     policy = load_policy(config.policy, CHECKS.keys(), today=config.today)
     checks = select_checks(policy, tuple(config.include), tuple(config.exclude))
+    try:
+        check_options(config)
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
     loaded: LoadResult = load_paths(config.paths, stdin=config.stdin, max_file_bytes=config.max_file_bytes)
-    index = Index(loaded.resources, known or [], default_namespace=config.namespace)
+    if config.argocd_app:
+        load_argocd_app(config.argocd_app, loaded, insecure=config.argocd_insecure,
+                        max_bytes=config.max_file_bytes)
+    state = gather_cluster_state(config, loaded.resources)
+    index = Index(loaded.resources, [*(known or []), *state.loaded.resources], default_namespace=config.namespace)
+    index.cluster_state_consulted = index.cluster_state_consulted or state.consulted
     ctx = Context(
         index=index, settings=policy.settings, offline=config.offline,
-        options={**config.options, "check_ids": frozenset(CHECKS)},
-        load_problems=[tuple(p) for p in loaded.problems],
+        options={**config.options, "check_ids": frozenset(CHECKS), "cluster_state_sources": tuple(state.sources)},
+        load_problems=[tuple(p) for p in (*loaded.problems, *state.loaded.problems)],
         expired_exemptions=[(e.file, e.line, f"{e.describe()} expired on {e.expires.isoformat()} "
                                              f"(reason was: {e.reason})") for e in policy.expired],
     )
@@ -157,7 +174,8 @@ def run(config: RunConfig, *, known: list | None = None) -> Report:
     services, unassigned = build_checklists(ctx, findings, checks)
     return Report(
         findings=findings, services=services, unassigned=unassigned, suppressed=suppressed,
-        skipped=loaded.skipped, errors=loaded.errors, checks=checks, fail_on=config.fail_on,
+        skipped=[*loaded.skipped, *state.loaded.skipped], errors=[*loaded.errors, *state.loaded.errors],
+        checks=checks, fail_on=config.fail_on,
         files=loaded.files, documents=loaded.documents, resources=len(index.resources),
         policy_path=policy.path, probe_status=ctx.probe_status,
         cluster_state_consulted=index.cluster_state_consulted,

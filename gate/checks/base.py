@@ -67,7 +67,8 @@ class Context:
     def unresolved_note(self) -> str:
         """What a 'missing' message should add so a user with a partial render knows what to pass."""
         if self.index.cluster_state_consulted:
-            return "not in the render, nor in the cluster state consulted"
+            sources = "; ".join(self.options.get("cluster_state_sources", ()))
+            return f"not in the render, nor in the cluster state consulted{f' ({sources})' if sources else ''}"
         return "not in the render (no cluster state consulted: pass --cluster-state or --kube if it exists already)"
 
 

@@ -1,0 +1,238 @@
+"""`--kube`: read what already exists from the live API server (issue 6).
+
+lightkube does the kubeconfig, context, in-cluster service account, TLS and authentication
+(tokens, token files, client certificates, exec plugins) and hands over an authenticated HTTP
+client; the gate then asks fixed list paths for the kinds its references point at, in the
+namespaces the render touches. Secrets are requested as `PartialObjectMetadataList`, so the API
+server never sends their data; lightkube's typed `list()` has no way to ask for that, which is why
+the requests go through its client directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from gate.k8s import CERT_MANAGER_GROUP, CLUSTER_SCOPED_KINDS, GATEWAY_GROUP, as_dict, as_list
+from gate.model import Resource
+from gate.sources import secret_metadata_only
+
+# Only this media type: a fallback to plain JSON would let a server that cannot do metadata-only
+# lists send full Secrets instead of refusing (406).
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+PAGE_SIZE = 500
+CONCURRENCY = 8
+TIMEOUT_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    group: str
+    plural: str
+    versions: tuple[str, ...]  # tried in order; 404 means "not served", try the next
+    namespaced: bool = True
+    metadata_only: bool = False
+
+    def path(self, version: str, namespace: str | None) -> str:
+        base = f"/api/{version}" if not self.group else f"/apis/{self.group}/{version}"
+        scope = f"/namespaces/{namespace}" if self.namespaced else ""
+        return f"{base}{scope}/{self.plural}"
+
+    def api_version(self, version: str) -> str:
+        return f"{self.group}/{version}" if self.group else version
+
+
+# The kinds references point at (README "Cluster state"; deploy RBAC grants get/list on these).
+KINDS = (
+    Kind("Namespace", "", "namespaces", ("v1",), namespaced=False),
+    Kind("ClusterIssuer", CERT_MANAGER_GROUP, "clusterissuers", ("v1",), namespaced=False),
+    Kind("Service", "", "services", ("v1",)),
+    Kind("Secret", "", "secrets", ("v1",), metadata_only=True),
+    Kind("Gateway", GATEWAY_GROUP, "gateways", ("v1", "v1beta1")),
+    Kind("ReferenceGrant", GATEWAY_GROUP, "referencegrants", ("v1", "v1beta1")),
+    Kind("Issuer", CERT_MANAGER_GROUP, "issuers", ("v1",)),
+    Kind("Certificate", CERT_MANAGER_GROUP, "certificates", ("v1",)),
+)
+
+
+@dataclass
+class LiveState:
+    context: str = ""
+    resources: list[Resource] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    not_served: list[str] = field(default_factory=list)  # kinds whose API the cluster does not serve
+    requests: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"live API, context {self.context}" if self.context else "live API"
+
+
+class NotServed(Exception):
+    pass
+
+
+class ReadError(Exception):
+    pass
+
+
+def touched_namespaces(render: list[Resource], default_namespace: str) -> list[str]:
+    """Namespaces the render puts objects in or refers to (parentRefs, backendRefs, certificateRefs)."""
+    found: set[str] = set()
+    for res in render:
+        if res.kind == "Namespace":
+            found.add(res.name)
+        elif res.kind not in CLUSTER_SCOPED_KINDS:
+            found.add(res.namespace or default_namespace)
+        spec = res.spec
+        refs = [*as_list(spec.get("parentRefs"))]
+        for rule in as_list(spec.get("rules")):
+            refs.extend(as_list(as_dict(rule).get("backendRefs")))
+        for listener in as_list(spec.get("listeners")):
+            refs.extend(as_list(as_dict(as_dict(listener).get("tls")).get("certificateRefs")))
+        for ref in refs:
+            namespace = as_dict(ref).get("namespace")
+            if isinstance(namespace, str) and namespace:
+                found.add(namespace)
+    return sorted(found)
+
+
+def kube_config(kubeconfig: str | None, context: str | None, service_account: str | None = None):
+    """lightkube's SingleConfig: --kubeconfig FILE, else in-cluster service account, else
+    $KUBECONFIG or ~/.kube/config; --context picks the context (default: the current one)."""
+    from lightkube.config.kubeconfig import SERVICE_ACCOUNT, KubeConfig
+
+    if kubeconfig:
+        config = KubeConfig.from_file(kubeconfig)
+    else:
+        config = KubeConfig.from_env(service_account=service_account or SERVICE_ACCOUNT)
+    return config.get(context)
+
+
+def read_cluster(render: list[Resource], *, kubeconfig: str | None = None, context: str | None = None,
+                 default_namespace: str = "default", service_account: str | None = None) -> LiveState:
+    """Every object of KINDS in the touched namespaces (plus cluster-scoped ones); failures as errors."""
+    from lightkube.core.exceptions import ConfigError
+
+    try:
+        single = kube_config(kubeconfig, context, service_account)
+    except Exception as exc:  # noqa: BLE001 - a kubeconfig is input: any flaw is reported, not raised
+        state = LiveState()
+        hint = "" if kubeconfig or not isinstance(exc, ConfigError) else \
+            " (pass --kubeconfig, set KUBECONFIG, or run in a Pod with a service account)"
+        state.errors.append(f"--kube: cannot load the cluster configuration: {_plain(exc)}{hint}")
+        return state
+    state = LiveState(context=single.context_name)
+    if single.user is None:
+        state.errors.append(f"--kube: context {single.context_name} has no user to authenticate as")
+        return state
+    namespaces = touched_namespaces(render, default_namespace)
+    asyncio.run(_read_all(single, namespaces, state))
+    state.resources.sort(key=lambda r: (r.kind, r.namespace, r.name))
+    return state
+
+
+async def _read_all(single: Any, namespaces: list[str], state: LiveState) -> None:
+    from lightkube.config.client_adapter import AsyncClient, ConnectionParams
+
+    try:
+        client = AsyncClient(single, ConnectionParams(timeout=TIMEOUT_SECONDS))
+    except Exception as exc:  # noqa: BLE001 - a bad CA file or client key: report, never crash
+        state.errors.append(f"--kube: cannot set up the connection to {single.cluster.server}: {_plain(exc)}")
+        return
+    limit = asyncio.Semaphore(CONCURRENCY)
+    async with client:
+        results = await asyncio.gather(*(_read_kind(client, limit, kind, namespaces, state) for kind in KINDS))
+    for kind_resources in results:
+        state.resources.extend(kind_resources)
+
+
+async def _read_kind(client: Any, limit: asyncio.Semaphore, kind: Kind, namespaces: list[str],
+                     state: LiveState) -> list[Resource]:
+    scopes: list[str | None] = list(namespaces) if kind.namespaced else [None]
+    if not scopes:
+        return []
+    for version in kind.versions:
+        try:
+            # The first scope tells whether this version is served; the rest then go in parallel.
+            first = await _list(client, limit, kind, version, scopes[0], state)
+            rest = await asyncio.gather(*(_list(client, limit, kind, version, ns, state) for ns in scopes[1:]))
+        except NotServed:
+            continue
+        except ReadError as exc:
+            state.errors.append(f"--kube: {exc}")
+            return []
+        return [res for chunk in (first, *rest) for res in chunk]
+    state.not_served.append(kind.kind)
+    return []
+
+
+async def _list(client: Any, limit: asyncio.Semaphore, kind: Kind, version: str, namespace: str | None,
+                state: LiveState) -> list[Resource]:
+    path = kind.path(version, namespace)
+    headers = {"Accept": METADATA_ONLY if kind.metadata_only else "application/json"}
+    where = f"in namespace {namespace}" if namespace else "(cluster-scoped)"
+    resources: list[Resource] = []
+    params = {"limit": str(PAGE_SIZE)}
+    while True:
+        async with limit:
+            state.requests += 1
+            try:
+                response = await client.get(path, params=params, headers=headers)
+            except Exception as exc:  # noqa: BLE001 - transport, TLS and auth-plugin failures alike
+                raise ReadError(f"cannot list {kind.plural} {where} at {client.base_url}: {_plain(exc)}") from None
+        if response.status_code == 404:  # a list in a missing namespace is empty, never 404
+            raise NotServed(path)
+        if response.status_code != 200:
+            raise ReadError(f"cannot list {kind.plural} {where}: {response.status_code} "
+                            f"{response.reason_phrase}{_status_message(response.content)}"
+                            f"{_rbac_hint(kind, namespace) if response.status_code == 403 else ''}")
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise ReadError(f"cannot list {kind.plural} {where}: the answer is not JSON") from None
+        for item in as_list(as_dict(body).get("items")):
+            resource = _to_resource(kind, version, as_dict(item), state.context)
+            if resource is not None:
+                resources.append(resource)
+        token = as_dict(as_dict(body).get("metadata")).get("continue")
+        if not token:
+            return resources
+        params = {"limit": str(PAGE_SIZE), "continue": token}
+
+
+def _to_resource(kind: Kind, version: str, item: dict[str, Any], context: str) -> Resource | None:
+    # List items carry no apiVersion/kind (and PartialObjectMetadata items name meta.k8s.io):
+    # the request says what they are.
+    body = {**item, "apiVersion": kind.api_version(version), "kind": kind.kind}
+    if kind.kind == "Secret":
+        body = secret_metadata_only(body)
+    meta = as_dict(body.get("metadata"))
+    name, namespace = meta.get("name"), meta.get("namespace")
+    if not isinstance(name, str) or not name:
+        return None
+    return Resource(api_version=body["apiVersion"], kind=kind.kind, name=name,
+                    namespace=namespace if isinstance(namespace, str) and kind.namespaced else "",
+                    body=body, file=f"kube:{context}", line=1, origin="cluster")
+
+
+def _status_message(content: bytes) -> str:
+    try:
+        status = json.loads(content)
+    except ValueError:
+        return ""
+    message = status.get("message") if isinstance(status, dict) else None
+    return f": {message[:300]}" if isinstance(message, str) and message else ""
+
+
+def _rbac_hint(kind: Kind, namespace: str | None) -> str:
+    resource = f"{kind.plural}.{kind.group}" if kind.group else kind.plural
+    scope = f"in namespace {namespace}" if namespace else "cluster-wide"
+    return f" (the gate needs `list` on {resource} {scope}; see README, Cluster state)"
+
+
+def _plain(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
