@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from gate.acme import issuer_for
 from gate.checks.base import ITEMS, Check, Context
 from gate.index import Index
 from gate.k8s import as_dict, as_list, dig, hostname_covers, hostnames_intersect, normalize_host
@@ -90,10 +91,12 @@ def subjects_for(index: Index, host: str) -> dict[str, list[Resource]]:
     services = list({id(s): s for s in services}.values())
     workloads = list({id(w): w for s in services for w, _ in index.workloads_for(s)}.values())
     cert_sources = [c.derived_from for c in certs if c.derived_from is not None]
+    issuers = list({id(i): i for i in (issuer_for(index, c) for c in certs) if i is not None}.values())
     everything = [*certs, *cert_sources, *gateways, *routes, *ingresses, *services, *workloads]
     return {
         "dns": [],
         "certificate": [*certs, *cert_sources],
+        "issuer": [*issuers, *certs, *cert_sources] if certs else [],
         "listener": gateways,
         "route": [*routes, *ingresses],
         "backend": [*routes, *ingresses, *services],

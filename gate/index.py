@@ -155,6 +155,8 @@ class Index:
         self.listeners: list[Listener] = []
         self.listeners_by_gateway: dict[Key, list[Listener]] = {}
         for gateway in self.all_of(GATEWAY_GROUP, "Gateway"):
+            if gateway.key in self.listeners_by_gateway:
+                continue  # the rendered version (listed first) replaces the one in the cluster
             listeners = [self._listener(gateway, i, raw)
                          for i, raw in enumerate(as_list(gateway.spec.get("listeners")))
                          if isinstance(raw, dict)]

@@ -20,6 +20,7 @@ CHECK_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 ITEMS: dict[str, str] = {
     "dns": "DNS A record points to the load balancer",
     "certificate": "Certificate can be issued for the name",
+    "issuer": "Issuer and ACME solver can validate the name",
     "listener": "Gateway listener has its TLS Secret",
     "route": "Route attaches to the Gateway",
     "backend": "Backend Service exists",

@@ -20,14 +20,25 @@ def terminating_listeners(ctx: Context) -> Iterator[Listener]:
             yield listener
 
 
+def controller(ctx: Context) -> str:
+    """The policy's gatewayController profile (traefik, envoy-gateway, nginx, istio, generic)."""
+    return str(ctx.settings.get("gatewayController") or "generic")
+
+
 def blast_radius(ctx: Context, listener: Listener) -> str:
-    """How many other listeners go down with this one (Traefik rejects the whole Gateway)."""
+    """How many other listeners go down with this one, for the configured controller."""
     others = len(ctx.index.listeners_by_gateway.get(listener.gateway.key, ())) - 1
     gateway = f"{listener.gateway.namespace}/{listener.gateway.name}"
     if others <= 0:
         return f"Gateway {gateway} has no other listener"
-    return (f"Gateway {gateway} has {others} other listener{'s' if others != 1 else ''} that stop serving "
-            f"with it on controllers that reject the whole Gateway (Traefik marks it not Programmed)")
+    plural = "s" if others != 1 else ""
+    if controller(ctx) == "traefik":
+        # traefik pkg/provider/kubernetes/gateway: any listener error makes the whole Gateway not Programmed
+        return (f"Traefik marks the whole Gateway {gateway} not Programmed, so its {others} other listener{plural} "
+                f"stop serving with it")
+    return (f"Gateway {gateway} has {others} other listener{plural}: per the Gateway API spec only this listener "
+            f"stops (ResolvedRefs=False), but controllers that reject the whole Gateway (Traefik) take all "
+            f"{others} down with it")
 
 
 @check("listener-secret-missing", "error", item="listener", unresolved=True,

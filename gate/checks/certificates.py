@@ -1,0 +1,206 @@
+"""cert-manager Certificates (written and shim-derived): issuers, ACME solvers, and the shims themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from gate import shims
+from gate.acme import SolverChoice, certificate_names, choose_solver, issuer_for, issuer_ref
+from gate.checks.base import Check, Context, Hit, collector
+from gate.checks.gateways import attachable
+from gate.k8s import CERT_MANAGER_GROUP, GATEWAY_GROUP, as_dict, as_list, hostname_covers
+from gate.model import Resource
+
+CHECKS: list[Check] = []
+check = collector(CHECKS)
+
+INGRESS_GROUP = "networking.k8s.io"
+
+
+def _choices(ctx: Context) -> Iterator[tuple[Resource, str, SolverChoice]]:
+    """(Certificate, name, choice) for every name of every ACME Certificate whose issuer is known."""
+    for cert in ctx.index.certificates:
+        if issuer_for(ctx.index, cert) is None:
+            continue
+        for name in certificate_names(cert):
+            choice = choose_solver(ctx.index, cert, name)
+            if choice.acme_server is not None or (choice.issuer is not None and "acme" in choice.issuer.spec):
+                yield cert, name, choice
+
+
+@check("certificate-issuer-missing", "error", item="issuer", unresolved=True,
+       title="A Certificate's issuerRef names no Issuer or ClusterIssuer",
+       remediation="Create the Issuer in the Certificate's namespace (or the ClusterIssuer), or fix issuerRef "
+                   "name/kind/group (kind defaults to Issuer, group to cert-manager.io).")
+def certificate_issuer_missing(ctx: Context) -> Iterator[Hit]:
+    for cert in ctx.index.certificates:
+        group, kind, name = issuer_ref(cert)
+        if not name:
+            if cert.derived_from is None:
+                yield Hit(cert, "has no spec.issuerRef.name (cert-manager refuses it)")
+            continue  # kubernetes.io/tls-acme alone: the controller's --default-issuer-* flags decide
+        if issuer_for(ctx.index, cert) is not None:
+            continue
+        where = f"ClusterIssuer {name}" if kind == "ClusterIssuer" else f"{kind} {cert.namespace}/{name}"
+        if group != CERT_MANAGER_GROUP:
+            where += f" (group {group})"
+        hint = ""
+        if group == CERT_MANAGER_GROUP and kind == "Issuer":
+            elsewhere = [r for r in ctx.index.all_of(CERT_MANAGER_GROUP, "Issuer") if r.name == name]
+            if elsewhere:
+                hint = f"; an Issuer of that name exists in namespace '{elsewhere[0].namespace}', but an Issuer " \
+                       f"only issues in its own namespace"
+            elif ctx.index.get(CERT_MANAGER_GROUP, "ClusterIssuer", "", name) is not None:
+                hint = "; a ClusterIssuer of that name exists: set issuerRef.kind: ClusterIssuer"
+        elif group == CERT_MANAGER_GROUP and kind not in ("Issuer", "ClusterIssuer"):
+            hint = "; cert-manager.io only has the kinds Issuer and ClusterIssuer"
+        source = f" (from the annotations of {cert.derived_from.ref})" if cert.derived_from is not None else ""
+        yield Hit(cert, f"issuerRef{source} names {where}, {ctx.unresolved_note()}{hint}")
+
+
+@check("certificate-no-solver", "error", item="issuer",
+       title="No ACME solver of the issuer applies to a name of the Certificate",
+       remediation="Add a solver whose selector (dnsNames, dnsZones, matchLabels) matches the name, or a solver "
+                   "without a selector as the default.")
+def certificate_no_solver(ctx: Context) -> Iterator[Hit]:
+    # cert-manager fails the Order: "no configured challenge solvers can be used for this challenge"
+    for cert, name, choice in _choices(ctx):
+        if choice.solver is None:
+            count = len(as_list(as_dict(choice.issuer.spec.get("acme")).get("solvers")))
+            yield Hit(cert, f"no solver of {choice.issuer.ref} ({count} configured) matches {name}: the Order "
+                            f"fails with \"no configured challenge solvers can be used\"", hostname=name)
+
+
+@check("http01-wildcard", "error", item="issuer",
+       title="A wildcard name would be validated with HTTP-01, which cannot issue wildcards",
+       remediation="Add a DNS-01 solver whose selector matches the wildcard (for example dnsZones: [the parent "
+                   "domain]); ACME offers only DNS-01 for wildcard names.")
+def http01_wildcard(ctx: Context) -> Iterator[Hit]:
+    for cert, name, choice in _choices(ctx):
+        if name.startswith("*.") and choice.challenge == "http01":
+            yield Hit(cert, f"{name} is a wildcard and the only solver of {choice.issuer.ref} that applies "
+                            f"(solvers[{choice.position}]) is HTTP-01: the ACME server offers only DNS-01 for "
+                            f"wildcards, so it can never be issued", hostname=name)
+
+
+def _parent_refs(cert: Resource, gateway_route: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """The solver route's parentRefs (Certificate annotations override the solver's), or a problem."""
+    ann = cert.annotations
+    name, kind = ann.get(shims.PARENT_REF_NAME), ann.get(shims.PARENT_REF_KIND)
+    if name and kind:
+        return [{"name": name, "kind": kind, "namespace": ann.get(shims.PARENT_REF_NAMESPACE) or cert.namespace}], ""
+    if name or kind:
+        return [], (f"the Certificate sets only one of {shims.PARENT_REF_NAME} and {shims.PARENT_REF_KIND} "
+                    f"(cert-manager needs both)")
+    return [as_dict(r) for r in as_list(gateway_route.get("parentRefs"))], ""
+
+
+def _gateway_route_problem(ctx: Context, cert: Resource, name: str, route: dict[str, Any]) -> str | None:
+    refs, problem = _parent_refs(cert, route)
+    if problem:
+        return problem
+    if not refs:
+        return "the gatewayHTTPRoute solver has no parentRefs, so its HTTPRoute attaches to no Gateway"
+    reasons = []
+    for ref in refs:
+        group, kind = str(ref.get("group") or GATEWAY_GROUP), str(ref.get("kind") or "Gateway")
+        if (group, kind) != (GATEWAY_GROUP, "Gateway"):
+            return None  # ListenerSet and other parents: not judged here
+        namespace = str(ref.get("namespace") or cert.namespace)  # the solver route lives in the Certificate's
+        label = f"Gateway {namespace}/{ref.get('name')}"
+        gateway = ctx.index.get(GATEWAY_GROUP, "Gateway", namespace, str(ref.get("name", "")))
+        if gateway is None:
+            reasons.append(f"{label} is {ctx.unresolved_note()}")
+            continue
+        section, port = ref.get("sectionName"), ref.get("port")
+        listeners = [lst for lst in ctx.index.listeners_by_gateway.get(gateway.key, [])
+                     if (section is None or lst.name == section) and (port is None or lst.port == port)]
+        http = [lst for lst in listeners if lst.protocol == "HTTP"]
+        if not http:
+            which = f"listener '{section}'" if section else "listener"
+            reasons.append(f"{label} has no HTTP {which} (Let's Encrypt validates over plain HTTP on port 80)")
+            continue
+        matching, reason = attachable(ctx, http, cert.namespace, "HTTPRoute", [name])
+        if matching:
+            return None
+        reasons.append(f"{label}: {reason}")
+    return "; ".join(reasons)
+
+
+def _ingress_problem(ctx: Context, cert: Resource, ingress: dict[str, Any]) -> str | None:
+    ann = cert.annotations
+    named = ann.get(shims.INGRESS_NAME_OVERRIDE) or ingress.get("name")
+    if named:
+        if ctx.index.get(INGRESS_GROUP, "Ingress", cert.namespace, str(named)) is None:
+            return f"the solver edits Ingress {cert.namespace}/{named} in place, which is {ctx.unresolved_note()}"
+        return None
+    cls = (ann.get(shims.INGRESS_CLASS_NAME_OVERRIDE) or ingress.get("ingressClassName")
+           or ann.get(shims.INGRESS_CLASS_OVERRIDE) or ingress.get("class"))
+    if cls and ctx.index.get(INGRESS_GROUP, "IngressClass", "", str(cls)) is None:
+        return f"the solver's Ingress uses class '{cls}', and IngressClass {cls} is {ctx.unresolved_note()}"
+    return None
+
+
+@check("http01-solver-unroutable", "error", item="issuer",
+       title="The HTTP-01 solver's route or Ingress cannot be reached for a name",
+       remediation="Point the gatewayHTTPRoute solver (or the Certificate's acme.cert-manager.io/http01-parentref* "
+                   "annotations) at a Gateway with an HTTP listener that admits the Certificate's namespace and "
+                   "covers the name, or fix the ingress solver's class or Ingress name.")
+def http01_solver_unroutable(ctx: Context) -> Iterator[Hit]:
+    for cert, name, choice in _choices(ctx):
+        if choice.challenge != "http01" or name.startswith("*."):
+            continue  # wildcards are http01-wildcard's
+        http01 = as_dict(choice.solver.get("http01"))
+        if isinstance(http01.get("gatewayHTTPRoute"), dict):
+            problem = _gateway_route_problem(ctx, cert, name, http01["gatewayHTTPRoute"])
+        elif isinstance(http01.get("ingress"), dict):
+            problem = _ingress_problem(ctx, cert, http01["ingress"])
+        else:
+            problem = "the HTTP-01 solver has neither ingress nor gatewayHTTPRoute"
+        if problem:
+            yield Hit(cert, f"HTTP-01 for {name} (solvers[{choice.position}] of {choice.issuer.ref}) cannot be "
+                            f"reached: {problem}", hostname=name)
+
+
+@check("ingress-shim-conflict", "error", item="certificate",
+       title="ingress-shim annotations or TLS entries that cert-manager refuses",
+       remediation="Use either cert-manager.io/issuer (with issuer-kind/issuer-group) or "
+                   "cert-manager.io/cluster-issuer, give every spec.tls entry hosts and a secretName of its own, "
+                   "and do not write a Certificate with the name the shim would use.")
+def ingress_shim_conflict(ctx: Context) -> Iterator[Hit]:
+    written = {(c.namespace, c.name): c for c in ctx.index.certificates if c.derived_from is None}
+    for source in (*ctx.index.of(None, "Ingress"), *ctx.index.of(GATEWAY_GROUP, "Gateway")):
+        if not shims.annotated(source):
+            continue
+        result = shims.ingress_shim(source) if source.kind == "Ingress" else shims.gateway_shim(source)
+        for problem in result.problems:
+            yield Hit(source, f"cert-manager creates no Certificate for it: {problem}")
+        if source.kind == "Ingress":
+            for _, _, why in result.skipped:
+                yield Hit(source, f"cert-manager skips a TLS entry: {why}")
+        for cert in result.certificates:
+            other = written.get((cert.namespace, cert.name))
+            if other is None:
+                continue
+            uncovered = [n for n in certificate_names(cert)
+                         if not any(hostname_covers(m, n) for m in certificate_names(other))]
+            if uncovered:
+                # the shim refuses to update a Certificate it does not own
+                yield Hit(source, f"the shim would create Certificate {cert.namespace}/{cert.name}, but {other.ref} "
+                                  f"is written in the render and cert-manager leaves it as is: "
+                                  f"{', '.join(uncovered)} stay uncovered", hostname=uncovered[0])
+
+
+@check("shim-listener-skipped", "warning", item="certificate",
+       title="gateway-shim silently skips a TLS listener of an annotated Gateway",
+       remediation="Give the listener a hostname, tls.mode: Terminate set explicitly, and a certificateRef to a "
+                   "Secret in the Gateway's namespace, or write a Certificate for it.")
+def shim_listener_skipped(ctx: Context) -> Iterator[Hit]:
+    for gateway in ctx.index.of(GATEWAY_GROUP, "Gateway"):
+        if not shims.annotated(gateway):
+            continue
+        for position, name, why in shims.gateway_shim(gateway).skipped:
+            hostname = as_dict(as_list(gateway.spec.get("listeners"))[position]).get("hostname")
+            yield Hit(gateway, f"listener '{name}' gets no Certificate from cert-manager: {why} (cert-manager only "
+                               f"records an event)", hostname=hostname if isinstance(hostname, str) else None)
