@@ -62,6 +62,7 @@ class Report:
     policy_path: str | None = None
     probe_status: dict[str, str] = field(default_factory=dict)
     cluster_state_consulted: bool = False
+    known: int = 0  # objects known to exist from cluster state (snapshots, the live API)
 
     @property
     def passed(self) -> bool:
@@ -178,7 +179,7 @@ def run(config: RunConfig, *, known: list | None = None) -> Report:
         checks=checks, fail_on=config.fail_on,
         files=loaded.files, documents=loaded.documents, resources=len(index.resources),
         policy_path=policy.path, probe_status=ctx.probe_status,
-        cluster_state_consulted=index.cluster_state_consulted,
+        cluster_state_consulted=index.cluster_state_consulted, known=len(index.known),
     )
 
 

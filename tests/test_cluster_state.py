@@ -55,6 +55,7 @@ def test_committed_snapshot_clears_backends_and_keeps_real_faults(tmp_path):
     assert len(missing) == 1 and "acme-rbac-sandbox/rbac-sandbox-tls" in missing[0]["message"]
     assert STATE_NOTE in missing[0]["message"] and "examples/cluster-state/incident.yaml" in missing[0]["message"]
     assert report["passed"] is False and report["clusterStateConsulted"] is True
+    assert report["stats"]["known"] == 23  # 19 Secrets, 4 Services
 
 
 @needs_kubectl

@@ -51,6 +51,8 @@ def render(report: Report, colour: bool = False) -> str:
     extras = []
     if report.suppressed:
         extras.append(f"{len(report.suppressed)} suppressed")
+    if report.cluster_state_consulted:
+        extras.append(f"{report.known} object{'s' * (report.known != 1)} known from cluster state")
     if report.skipped:
         extras.append(f"{len(report.skipped)} documents skipped (not Kubernetes objects)")
     tail = f"; {', '.join(extras)}" if extras else ""
