@@ -77,6 +77,11 @@ def main() -> None:
 @click.option("--argocd-app", metavar="NAME", help="Check this Argo CD application's target manifests "
                                                    "(ARGOCD_SERVER, ARGOCD_AUTH_TOKEN); PATHs become optional.")
 @click.option("--argocd-insecure", is_flag=True, help="Do not verify the Argo CD server's TLS certificate.")
+@click.option("--registry-config", type=click.Path(exists=True, dir_okay=False), metavar="PATH",
+              help="Docker config.json with registry credentials (default: $DOCKER_CONFIG/config.json, "
+                   "~/.docker/config.json; DOCKER_AUTH_CONFIG is read too).")
+@click.option("--insecure-registry", "insecure_registries", multiple=True, metavar="HOST[:PORT]",
+              help="Reach this registry over plain HTTP; repeatable.")
 @click.option("--lb-hostname", "lb_hostnames", multiple=True, metavar="NAME",
               help="Load balancer hostname names must CNAME to (or resolve within); repeatable.")
 @click.option("--lb-address", "lb_addresses", multiple=True, metavar="IP", callback=_each(dns_probe.parse_address),
@@ -89,6 +94,7 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
           namespace: str, include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int,
           debug: bool, cluster_state: tuple[str, ...] = (), kube: bool = False, kubeconfig: str | None = None,
           kube_context: str | None = None, argocd_app: str | None = None, argocd_insecure: bool = False,
+          registry_config: str | None = None, insecure_registries: tuple[str, ...] = (),
           lb_hostnames: tuple[str, ...] = (), lb_addresses: tuple[str, ...] = (),
           nameservers: tuple[str, ...] = ()) -> None:
     """Check rendered manifests: files, folders (recursive) or - for stdin."""
@@ -102,6 +108,7 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
                        max_file_bytes=max_file_size * 1024 * 1024, cluster_state=list(cluster_state), kube=kube,
                        kubeconfig=kubeconfig, kube_context=kube_context, argocd_app=argocd_app,
                        argocd_insecure=argocd_insecure)
+    config.options.update(registry_config=registry_config, insecure_registries=insecure_registries)
     config.options.update(lb_hostnames=lb_hostnames, lb_addresses=lb_addresses, nameservers=nameservers)
     try:
         report = run(config)

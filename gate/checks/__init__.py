@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gate.checks import backends, certificates, dns, gateways, listeners, manifests, references, waves
+from gate.checks import backends, certificates, dns, gateways, images, listeners, manifests, references, waves
 from gate.checks.base import Check, Probe
 
-FAMILIES = (manifests, references, listeners, waves, dns, certificates, gateways, backends)
+FAMILIES = (manifests, references, listeners, waves, images, dns, certificates, gateways, backends)
 
 
 def _catalogue() -> dict[str, Check]:

@@ -1,0 +1,150 @@
+"""Container images: every image the render deploys must exist in its registry (issue 5).
+
+The incident's backend image had not been pushed yet. The images are those of every container,
+init container and ephemeral container of Pods and of workload pod templates (`gate.k8s`); each
+distinct normalised reference is asked once (the `registry` probe), and findings attach to the
+workload with `image=<reference as written>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from gate.checks.base import Check, Context, Hit, Probe, collector
+from gate.imageref import ImageRef, InvalidReference, parse
+from gate.k8s import containers
+from gate.model import Resource
+from gate.probes import registry as reg
+from gate.probes.credentials import CredentialStore
+
+CHECKS: list[Check] = []
+check = collector(CHECKS)
+
+UNVERIFIABLE_CAUSE = {
+    reg.UNAVAILABLE: "registry unavailable",
+    reg.AUTHENTICATION: "authentication failed",
+    reg.AUTHORIZATION: "not authorised",
+    reg.BAD_FORMAT: "bad answer format",
+    reg.RATE_LIMITED: "rate limited",
+}
+
+
+def container_images(ctx: Context) -> Iterator[tuple[Resource, str, str, Any]]:
+    """(workload, container field, container name, image as written) for every rendered container."""
+    for workload in ctx.index.workloads():
+        for fieldname, container in containers(workload):
+            yield workload, fieldname, str(container.get("name") or "?"), container.get("image")
+
+
+def parsed_images(ctx: Context) -> Iterator[tuple[Resource, str, str, Any, ImageRef | InvalidReference]]:
+    for workload, fieldname, name, image in container_images(ctx):
+        try:
+            yield workload, fieldname, name, image, parse(image)
+        except InvalidReference as exc:
+            yield workload, fieldname, name, image, exc
+
+
+def _hit(workload: Resource, fieldname: str, name: str, image: Any, text: str, **extra: Any) -> Hit:
+    return Hit(workload, f"{fieldname} {name!r}: {text}", image=str(image), **extra)
+
+
+# -- the registry probe --------------------------------------------------------------------------
+
+def settings_from(ctx: Context) -> reg.RegistrySettings:
+    policy = ctx.settings.get("registries") or {}
+    insecure = {*(policy.get("insecure") or ()), *(ctx.options.get("insecure_registries") or ())}
+    auth_hosts = {host: frozenset(entry.get("authHosts") or ()) for host, entry in policy.items()
+                  if isinstance(entry, dict)}
+    platforms_off = (ctx.settings.get("checks") or {}).get("image-platform-missing") == "off"
+    return reg.RegistrySettings(
+        insecure=frozenset(h.lower() for h in insecure), auth_hosts=auth_hosts,
+        platforms=() if platforms_off else tuple(policy.get("platforms") or ()))
+
+
+def collect(ctx: Context) -> set[ImageRef]:
+    return {ref for *_, ref in parsed_images(ctx) if isinstance(ref, ImageRef)}
+
+
+async def execute(requests: set[ImageRef], ctx: Context) -> dict[ImageRef, reg.ManifestAnswer]:
+    credentials = CredentialStore(ctx.options.get("registry_config"))
+    async with reg.RegistryClient(credentials, settings_from(ctx)) as client:
+        return await client.check_all(requests)
+
+
+PROBES = [Probe("registry", collect, execute)]
+
+
+def answered(ctx: Context) -> Iterator[tuple[Resource, str, str, Any, ImageRef, reg.ManifestAnswer]]:
+    answers = ctx.probes.get("registry") or {}
+    for workload, fieldname, name, image, ref in parsed_images(ctx):
+        answer = answers.get(ref) if isinstance(ref, ImageRef) else None
+        if answer is not None:
+            yield workload, fieldname, name, image, ref, answer
+
+
+# -- checks --------------------------------------------------------------------------------------
+
+@check("image-reference-invalid", "error", title="Image reference does not parse", item="image",
+       remediation="Fix the image reference: a lowercase repository, a tag of letters, digits, _ . - "
+                   "(at most 128), and a digest such as sha256:<64 hex digits>.")
+def image_reference_invalid(ctx: Context) -> Iterator[Hit]:
+    for workload, fieldname, name, image, ref in parsed_images(ctx):
+        if isinstance(ref, InvalidReference):
+            if isinstance(image, str) and image:
+                yield _hit(workload, fieldname, name, image, f"image {image!r} is not a valid reference: {ref}")
+            else:
+                yield _hit(workload, fieldname, name, image, "has no image (the API server rejects it)")
+
+
+@check("image-tag-mutable", "warning", title="Image is not pinned to a tag", item="image",
+       remediation="Deploy a fixed tag or a digest (image@sha256:...) instead of latest, so what was "
+                   "checked is what runs.")
+def image_tag_mutable(ctx: Context) -> Iterator[Hit]:
+    for workload, fieldname, name, image, ref in parsed_images(ctx):
+        if isinstance(ref, ImageRef) and ref.mutable:
+            how = "has no tag (latest is used)" if ref.tag is None else "uses the tag latest"
+            yield _hit(workload, fieldname, name, image, f"image {image} {how}, which can change after the check")
+
+
+@check("image-not-found", "error", title="Image is missing from its registry", item="image",
+       network="registry",
+       remediation="Push the image (or fix the tag or digest) before deploying; the registry must "
+                   "serve the manifest when the Pods start.")
+def image_not_found(ctx: Context) -> Iterator[Hit]:
+    for workload, fieldname, name, image, ref, answer in answered(ctx):
+        if answer.outcome == reg.ABSENT:
+            yield _hit(workload, fieldname, name, image, f"image {ref} not found: {answer.detail}")
+
+
+@check("image-unverifiable", "error", title="Image presence could not be verified", item="image",
+       network="registry",
+       remediation="Make the registry reachable and give the gate pull credentials (--registry-config, "
+                   "DOCKER_AUTH_CONFIG), or set registries.onUnverifiable in the policy.")
+def image_unverifiable(ctx: Context) -> Iterator[Hit]:
+    severity = (ctx.settings.get("registries") or {}).get("onUnverifiable") or "error"
+    for workload, fieldname, name, image, ref, answer in answered(ctx):
+        cause = UNVERIFIABLE_CAUSE.get(answer.outcome)
+        if cause is not None:
+            yield _hit(workload, fieldname, name, image, f"could not verify image {ref} ({cause}): {answer.detail}",
+                       unverified=True, severity=severity)
+
+
+@check("image-platform-missing", "warning", title="Image index lacks a required platform", item="image",
+       network="registry",
+       remediation="Build and push the image for every platform in registries.platforms (for example "
+                   "docker buildx build --platform linux/amd64,linux/arm64 --push), or adjust the policy.")
+def image_platform_missing(ctx: Context) -> Iterator[Hit]:
+    required = (ctx.settings.get("registries") or {}).get("platforms") or []
+    for workload, fieldname, name, image, ref, answer in answered(ctx):
+        if not answer.found:
+            continue
+        if answer.platform_problem:
+            yield _hit(workload, fieldname, name, image, f"could not read the platforms of image {ref}: "
+                       f"{answer.platform_problem}", unverified=True)
+        elif answer.platforms is not None:
+            missing = [p for p in required if not reg.platform_matches(p, answer.platforms)]
+            if missing:
+                yield _hit(workload, fieldname, name, image,
+                           f"image {ref} is an index without {', '.join(missing)} "
+                           f"(it has: {', '.join(answer.platforms) or 'none'})")

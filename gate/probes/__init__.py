@@ -1,0 +1,1 @@
+"""Network probes: many questions asked concurrently, answers (failures included) returned as values."""
