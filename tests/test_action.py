@@ -82,6 +82,8 @@ def run_action(inputs: dict[str, str], workspace: Path, runner_temp: Path) -> Ac
         return EXPRESSION.sub(value, str(text))
 
     env_file, path_file = runner_temp / "github_env", runner_temp / "github_path"
+    for path in (env_file, path_file):
+        path.write_text("", encoding="utf-8")
     result = ActionRun(status=0, outputs={}, summary="", log="")
     for number, step in enumerate(action["runs"]["steps"]):
         step_id = step.get("id", f"step{number}")
@@ -90,8 +92,8 @@ def run_action(inputs: dict[str, str], workspace: Path, runner_temp: Path) -> Ac
             continue
         assert step.get("shell") == "bash", "composite run steps must name their shell"
         output_file, summary_file = runner_temp / f"output_{number}", runner_temp / f"summary_{number}"
-        for path in (output_file, summary_file, env_file, path_file):
-            path.touch()
+        for path in (output_file, summary_file):  # the runner gives each step new, empty files
+            path.write_text("", encoding="utf-8")
         env = {**os.environ, "GITHUB_OUTPUT": str(output_file), "GITHUB_STEP_SUMMARY": str(summary_file),
                "GITHUB_ENV": str(env_file), "GITHUB_PATH": str(path_file), "GITHUB_WORKSPACE": str(workspace),
                "GITHUB_ACTION_PATH": str(ROOT), "RUNNER_TEMP": str(runner_temp), "RUNNER_OS": "Linux",
