@@ -167,3 +167,25 @@ def validated_names(index: Index) -> dict[str, list[tuple[Resource, SolverChoice
         for name in certificate_names(cert):
             out.setdefault(normalize_host(name), []).append((cert, choose_solver(index, cert, name)))
     return out
+
+
+def describe(choice: SolverChoice) -> str:
+    """`HTTP-01 gatewayHTTPRoute, solvers[0]`, for the checklist."""
+    if choice.solver is None:
+        return "no ACME solver matches"
+    challenge = "HTTP-01" if choice.challenge == "http01" else "DNS-01"
+    kind = next(iter(as_dict(choice.solver.get(choice.challenge or ""))), "")
+    return f"{challenge} {kind}, solvers[{choice.position}]" if kind else f"{challenge}, solvers[{choice.position}]"
+
+
+def solver_note(index: Index, host: str) -> str:
+    """How the Certificates covering `host` get it validated, e.g. `HTTP-01 gatewayHTTPRoute, solvers[0]`."""
+    notes = []
+    for cert in index.certificates:
+        for name in certificate_names(cert):
+            if normalize_host(name) == host or (name.startswith("*.") and normalize_host(name[2:]) ==
+                                                 host.partition(".")[2]):
+                issuer = issuer_for(index, cert)
+                if issuer is not None and as_dict(issuer.spec.get("acme")):
+                    notes.append(describe(choose_solver(index, cert, name)))
+    return ", ".join(dict.fromkeys(notes))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from gate.acme import issuer_for
+from gate.acme import issuer_for, solver_note
 from gate.checks.base import ITEMS, Check, Context
 from gate.index import Index
 from gate.k8s import as_dict, as_list, dig, hostname_covers, hostnames_intersect, normalize_host
@@ -136,7 +136,10 @@ def build_checklists(ctx: Context, findings: list[Finding], checks: list[Check])
             if not hits and (item == "manifest" or (not subjects[item] and item != "dns")):
                 continue
             placed.update(id(f) for f in hits)
-            service.items.append(_item(ctx, label, item_checks, hits, subjects[item]))
+            entry = _item(ctx, label, item_checks, hits, subjects[item])
+            if item == "issuer" and not entry.note:
+                entry.note = solver_note(ctx.index, host)  # which ACME solver validates it (issue 3)
+            service.items.append(entry)
         services.append(service)
     return services, [f for f in findings if id(f) not in placed]
 

@@ -134,11 +134,16 @@ def _listener_problems(ctx: Context, gateway: Resource, listeners: list[Listener
         raw = gateway.spec["listeners"][lst.position]
         if lst.protocol in NO_TLS_PROTOCOLS and raw.get("tls") is not None:
             yield f"listener '{lst.name}' is {lst.protocol} and sets tls (only HTTPS and TLS may)", lst.hostname
-        if lst.protocol == "HTTPS" and not isinstance(raw.get("tls"), dict):
-            yield f"listener '{lst.name}' is HTTPS without a tls block", lst.hostname
-        elif lst.protocol in ("HTTPS", "TLS") and lst.tls_mode in (None, "Terminate") and isinstance(
-                raw.get("tls"), dict) and not lst.certificate_refs and not raw["tls"].get("options"):
+        tls = raw.get("tls")
+        if lst.protocol == "HTTPS" and isinstance(tls, dict) and lst.tls_mode not in (None, "", "Terminate"):
+            yield f"listener '{lst.name}' is HTTPS with tls.mode {lst.tls_mode} (HTTPS must terminate)", lst.hostname
+        if lst.protocol == "TLS" and not (isinstance(tls, dict) and lst.tls_mode):
+            yield f"listener '{lst.name}' is TLS without tls.mode", lst.hostname
+        if lst.protocol in ("HTTPS", "TLS") and lst.tls_mode in (None, "Terminate") and isinstance(tls, dict) \
+                and not lst.certificate_refs and not tls.get("options"):
             yield f"listener '{lst.name}' terminates TLS without tls.certificateRefs", lst.hostname
+        if lst.protocol in ("TCP", "UDP") and lst.hostname:
+            yield f"listener '{lst.name}' is {lst.protocol} and sets a hostname", lst.hostname
         if lst.hostname is not None:
             problem = _hostname_problem(lst.hostname)
             if problem:
@@ -146,7 +151,11 @@ def _listener_problems(ctx: Context, gateway: Resource, listeners: list[Listener
 
 
 def _controller_problems(ctx: Context, listeners: list[Listener]) -> Iterator[tuple[str, str | None]]:
-    """(problem, hostname) for what the configured controller refuses."""
+    """(problem, hostname) for what the controller refuses although the API server accepts it."""
+    for lst in listeners:
+        if lst.protocol == "HTTPS" and lst.tls_mode is None and not lst.certificate_refs and \
+                not isinstance(lst.gateway.spec["listeners"][lst.position].get("tls"), dict):
+            yield f"listener '{lst.name}' is HTTPS without a tls block (no certificate to serve)", lst.hostname
     if controller(ctx) != "traefik":
         return
     entry_points = ctx.settings.get("traefik", {}).get("entryPoints") or {}
@@ -177,7 +186,8 @@ def gateway_invalid(ctx: Context) -> Iterator[Hit]:
         for problem, hostname in _controller_problems(ctx, listeners):
             others = len(listeners) - 1
             effect = (f"Traefik marks the whole Gateway not Programmed, taking its {others} other listener"
-                      f"{'s' if others != 1 else ''} down with it" if traefik else "the listener is not Programmed")
+                      f"{'s' if others != 1 else ''} down with it" if traefik else
+                      "the listener is not Programmed (Accepted=False)")
             yield Hit(gateway, f"{problem}; {effect}", hostname=hostname)
     for route in ctx.index.routes:
         if len(route.hostnames) > MAX_ROUTE_HOSTNAMES:
@@ -210,8 +220,8 @@ def gateway_blast_radius(ctx: Context) -> Iterator[Hit]:
                 if (ref.group, ref.kind) != ("", "Secret") or ref.target is not None:
                     continue
                 yield Hit(gateway, f"new listener '{listener.name}' ({listener.hostname or 'no hostname'}) serves "
-                                   f"Secret {ref.namespace}/{ref.name}, not known to exist yet, on a Gateway shared "
-                                   f"by {len(listeners)} listeners; {blast_radius(ctx, listener)}",
+                                   f"Secret {ref.namespace}/{ref.name}, not known to exist yet; "
+                                   f"{blast_radius(ctx, listener)}",
                           hostname=listener.hostname)
 
 
