@@ -22,11 +22,10 @@ KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
 KNOTC = shutil.which("knotc") or "/usr/sbin/knotc"
 needs_knot = pytest.mark.skipif(not Path(KNOTD).exists(), reason="knot is not installed (.ci/run installs it)")
 
-ROOT_APEX = """\
+APEX = """\
 $TTL 60
-. SOA ns.root-servers.test. hostmaster.root-servers.test. 1 3600 600 86400 60
-. NS ns.root-servers.test.
-ns.root-servers.test. A 127.0.0.1
+@ SOA ns.root-servers.test. hostmaster.root-servers.test. 1 3600 600 86400 60
+@ NS ns.root-servers.test.
 """
 
 
@@ -51,13 +50,20 @@ class KnotServer:
     `servfail.test.` is configured without a zone file, so knot answers SERVFAIL for every name in it.
     """
 
-    def __init__(self, folder: Path, records: str = ""):
+    def __init__(self, folder: Path, records: str = "", zones: dict[str, str] | None = None):
+        """`zones` (apex -> records) replaces the root zone, for servers authoritative for some zones only."""
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.conf = folder / "knot.conf"
         self.log = folder / "knotd.log"
-        (folder / "root.zone").write_text(ROOT_APEX + textwrap.dedent(records).strip() + "\n")
+        zones = zones if zones is not None else {".": records}
+        self.apex = next(iter(zones))  # asked for its SOA until the server answers
+        entries = ""
+        for i, (apex, zone_records) in enumerate(zones.items()):
+            (folder / f"zone{i}.zone").write_text(
+                f"$ORIGIN {apex}\n" + APEX + textwrap.dedent(zone_records).strip() + "\n")
+            entries += f'  - domain: "{apex}"\n    file: "zone{i}.zone"\n'
         self.conf.write_text(textwrap.dedent(f"""\
             server:
                 rundir: "{folder}/run"
@@ -79,11 +85,9 @@ class KnotServer:
                 journal-content: none
                 global-module: mod-stats/counts
             zone:
-              - domain: .
-                file: "root.zone"
               - domain: servfail.test.
                 file: "missing.zone"
-            """))
+            """) + entries)
         (folder / "run").mkdir(exist_ok=True)
         (folder / "db").mkdir(exist_ok=True)
         self.process: subprocess.Popen | None = None
@@ -100,7 +104,7 @@ class KnotServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"knotd exited: {self.log.read_text()}")
             try:
-                response = dns.query.udp(dns.message.make_query(".", "SOA"), "127.0.0.1", port=self.port,
+                response = dns.query.udp(dns.message.make_query(self.apex, "SOA"), "127.0.0.1", port=self.port,
                                          timeout=0.2)
                 if response.answer:
                     return self
@@ -175,11 +179,12 @@ class SilentServer:
 
 @pytest.fixture
 def knot(tmp_path):
-    """A factory: knot(records) starts a server with those records; every server is stopped afterwards."""
+    """A factory: knot(records) starts a server with those records in `.` (or knot(zones={apex: records}));
+    every server is stopped afterwards."""
     servers: list[KnotServer] = []
 
-    def start(records: str = "", name: str = "knot") -> KnotServer:
-        server = KnotServer(tmp_path / f"{name}{len(servers)}", records).start()
+    def start(records: str = "", name: str = "knot", zones: dict[str, str] | None = None) -> KnotServer:
+        server = KnotServer(tmp_path / f"{name}{len(servers)}", records, zones).start()
         servers.append(server)
         return server
 

@@ -70,6 +70,16 @@ def test_cname_chain_is_followed_in_order(knot):
     assert answer.aaaa.records == ("2001:db8::10",)
 
 
+def test_cname_into_another_zone_is_followed(knot):
+    """A CNAME an authoritative server answers alone (target in another of its zones) is asked for again."""
+    server = knot(zones={"example.com.": "www CNAME lb.example.net.\nout CNAME lb.elsewhere.test.",
+                         "example.net.": "lb A 192.0.2.10"})
+    answer = one(server, "www.example.com")
+    assert (answer.a.status, answer.a.chain, answer.a.records) == (RESOLVED, ("lb.example.net",), ("192.0.2.10",))
+    outside = one(server, "out.example.com").a  # the target is in none of its zones: REFUSED, chain kept
+    assert (outside.status, outside.chain) == (REFUSED, ("lb.elsewhere.test",))
+
+
 def test_nxdomain_and_dangling_cname(knot):
     """A name that does not exist is NXDOMAIN; a CNAME to nothing is NXDOMAIN with its chain."""
     server = knot(ZONE)
