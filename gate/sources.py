@@ -177,14 +177,14 @@ def _fetch_json(url: str, params: dict[str, str], token: str, *, insecure: bool,
     verify: ssl.SSLContext | bool = False if insecure else ssl.create_default_context()
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     try:
-        with httpx.Client(verify=verify, timeout=ARGOCD_TIMEOUT, follow_redirects=False) as client:
-            with client.stream("GET", url, params=params, headers=headers) as response:
-                data = bytearray()
-                for chunk in response.iter_bytes():
-                    data += chunk
-                    if len(data) > max_bytes:
-                        raise ArgoCDError(f"the answer from {url} is over the {max_bytes // 1048576} MiB "
-                                          f"input limit (--max-file-size)")
+        with (httpx.Client(verify=verify, timeout=ARGOCD_TIMEOUT, follow_redirects=False) as client,
+              client.stream("GET", url, params=params, headers=headers) as response):
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > max_bytes:
+                    raise ArgoCDError(f"the answer from {url} is over the {max_bytes // 1048576} MiB "
+                                      f"input limit (--max-file-size)")
     except httpx.HTTPError as exc:
         reason = str(exc) or type(exc).__name__
         if "CERTIFICATE_VERIFY_FAILED" in reason:

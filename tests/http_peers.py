@@ -63,7 +63,7 @@ class TLSPeer:
         answer = self.handler
 
         class Handle(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 request = Request("GET", parts.path, parse_qs(parts.query),
                                   {k.lower(): v for k, v in self.headers.items()})

@@ -8,7 +8,6 @@ import json
 import os
 
 import yaml
-
 from conftest import EXAMPLES, gate_cli
 from http_peers import NO_NETWORK, Request, TLSPeer
 

@@ -11,17 +11,17 @@ import json
 from pathlib import Path
 
 import yaml
-
 from conftest import ROOT, gate_cli
+from http_peers import NO_NETWORK, Request, TLSPeer
+
 from gate.cluster import METADATA_ONLY, read_cluster
 from gate.load import load_paths
-from http_peers import NO_NETWORK, Request, TLSPeer
 
 TOKEN = "kube-test-token-7f3a9c"
 SECRET_BYTES = b"-----BEGIN PRIVATE KEY-----\nlive-secret-key-material-41c2\n-----END PRIVATE KEY-----\n"
 SECRET_DATA = base64.b64encode(SECRET_BYTES).decode()
-HEALTHY = ("shop blog docs api status grafana auth billing search media admin chat maps mail files metrics "
-           "events orders support").split()
+HEALTHY = ["shop", "blog", "docs", "api", "status", "grafana", "auth", "billing", "search", "media", "admin",
+           "chat", "maps", "mail", "files", "metrics", "events", "orders", "support"]
 BACKENDS = {"acme-pay-production": "pay-web", "acme-pay-sandbox": "pay-sandbox-web",
             "acme-rbac-production": "rbac-web", "acme-rbac-sandbox": "rbac-sandbox-web"}
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import trustme
+from conftest import EXAMPLES, FIXTURES, ROOT, gate_cli, write
 
-from conftest import EXAMPLES, FIXTURES, ROOT, gate_cli, ids, write
 from gate.checks import CHECKS
 from gate.run import RunConfig, UsageError, run
 from gate.sources import load_snapshots
