@@ -187,13 +187,14 @@ class Resolver:
         if remaining <= 0:
             return Lookup(TIMEOUT, detail=f"no answer within {self.lifetime:g}s"), [], True
         try:
-            answer = await client.resolve(dns.name.from_text(name), rdtype, raise_on_no_answer=False,
-                                          lifetime=remaining, search=False)
+            async with asyncio.timeout(remaining):  # dnspython's backoff between retries can overshoot it
+                answer = await client.resolve(dns.name.from_text(name), rdtype, raise_on_no_answer=False,
+                                              lifetime=remaining, search=False)
         except dns.resolver.NXDOMAIN as exc:
             self._answered.add(server)
             response = next(iter(exc.responses().values()), None)
             return Lookup(NXDOMAIN), _cname_chain(name, response), True
-        except dns.resolver.LifetimeTimeout:
+        except (dns.resolver.LifetimeTimeout, TimeoutError):
             if server not in self._answered:
                 self._dead.add(server)
             return Lookup(TIMEOUT, detail=f"no answer within {self.lifetime:g}s"), [], True
