@@ -71,3 +71,42 @@ def test_unrendered_helm_chart_is_named_as_such():
         paths=[str(CORPUS / "cert-manager/deploy/charts/cert-manager/templates/deployment.yaml")],
         offline=True)).findings]
     assert messages and all("unrendered Helm template" in m for m in messages)
+
+
+ISSUE_3_CHECKS = {"certificate-issuer-missing", "certificate-no-solver", "http01-wildcard", "http01-solver-unroutable",
+                  "listener-secret-pending", "listener-certificate-mismatch", "shim-listener-skipped",
+                  "ingress-shim-conflict", "route-parent-missing", "service-selects-nothing", "gateway-invalid",
+                  "gateway-blast-radius", "ingress-backend-missing"}
+
+
+@pytest.mark.parametrize("relative", [
+    "envoy-gateway/examples/kubernetes/quickstart.yaml",  # GatewayClass, Gateway, Service, Deployment, HTTPRoute
+    "microservices-demo/release/kubernetes-manifests.yaml",
+    "ingress-nginx/deploy/static/provider/cloud/deploy.yaml",
+    "argo-cd/manifests/install.yaml",
+    "cert-manager-website-docs-snippets/content/docs/configuration/selfsigned/block-03-L81.yaml",  # issuers + CA chain
+    "cert-manager-website/content/docs/usage/istio-csr/example/example-issuer.yaml",
+])
+def test_complete_renders_have_no_certificate_or_gateway_finding(relative):
+    """Self-contained real renders get no finding from the cert-manager / Gateway API checks (issue 3)."""
+    report = run(RunConfig(paths=[str(CORPUS / relative)], offline=True))
+    assert [f for f in report.findings if f.check in ISSUE_3_CHECKS] == []
+
+
+def test_gateway_api_invalid_examples_are_gateway_invalid():
+    """gateway-api's own invalid examples (duplicate listener names, tls on TCP) are rejected as the CRD rejects them."""
+    assert ("gateway-invalid", 1) in findings("gateway-api/hack/invalid-examples/standard/gateway/duplicate-listeners.yaml")
+    assert ("gateway-invalid", 1) in findings("gateway-api/hack/invalid-examples/standard/gateway/tlsconfig-tcp.yaml")
+
+
+def test_cert_manager_docs_skipped_listeners():
+    """The docs' Gateway marks example-2 (no hostname) and example-4 (cross-namespace ref) as skipped: so do we.
+
+    example-1 is plain HTTP (not a TLS listener) and example-3 is HTTPS Passthrough, which the API server
+    rejects (gateway-invalid) and the shim ignores without an event.
+    """
+    report = run(RunConfig(paths=[str(CORPUS / "cert-manager-website-docs-snippets/content/docs/usage/gateway/"
+                                            "block-03-L172.yaml")], offline=True))
+    skipped = sorted(f.message.split("'")[1] for f in report.findings if f.check == "shim-listener-skipped")
+    assert skipped == ["example-2", "example-4"]
+    assert any(f.check == "gateway-invalid" and "example-3" in f.message for f in report.findings)

@@ -133,3 +133,17 @@ def test_pending_follows_argo_steps(tmp_path):
     assert pending('argocd.argoproj.io/sync-wave: "3"')
     assert not pending('argocd.argoproj.io/sync-wave: "-1"')
     assert not pending("argocd.argoproj.io/hook: PreSync")
+
+
+def test_incident_with_the_traefik_profile_names_the_whole_gateway(tmp_path):
+    """On the incident with gatewayController: traefik, each pending listener takes the 23 others down."""
+    from conftest import EXAMPLES
+
+    from gate.run import RunConfig, run
+    report = run(RunConfig(paths=[str(EXAMPLES / "incident")], offline=True,
+                           policy=policy(tmp_path, "gatewayController: traefik\n")))
+    pending = [f for f in report.findings if f.check == "listener-secret-pending"]
+    assert len(pending) == 3
+    assert all("Traefik marks the whole Gateway traefik/traefik-gateway not Programmed, so its 23 other listeners"
+               in f.message for f in pending)
+    assert "gateway-invalid" not in ids(report)  # 8000 and 8443 are the default entryPoints
