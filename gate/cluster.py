@@ -159,13 +159,19 @@ async def _read_kind(client: Any, limit: asyncio.Semaphore, kind: Kind, namespac
         try:
             # The first scope tells whether this version is served; the rest then go in parallel.
             first = await _list(client, limit, kind, version, scopes[0], state)
-            rest = await asyncio.gather(*(_list(client, limit, kind, version, ns, state) for ns in scopes[1:]))
         except NotServed:
             continue
         except ReadError as exc:
             state.errors.append(f"--kube: {exc}")
             return []
-        return [res for chunk in (first, *rest) for res in chunk]
+        rest = await asyncio.gather(*(_list(client, limit, kind, version, ns, state) for ns in scopes[1:]),
+                                    return_exceptions=True)
+        failed = [f"--kube: {r}" for r in rest if isinstance(r, ReadError | NotServed)]
+        state.errors.extend(failed)
+        for other in rest:
+            if isinstance(other, BaseException) and not isinstance(other, ReadError | NotServed):
+                raise other
+        return [] if failed else [res for chunk in (first, *rest) for res in chunk]
     state.not_served.append(kind.kind)
     return []
 
@@ -185,7 +191,7 @@ async def _list(client: Any, limit: asyncio.Semaphore, kind: Kind, version: str,
             except Exception as exc:  # noqa: BLE001 - transport, TLS and auth-plugin failures alike
                 raise ReadError(f"cannot list {kind.plural} {where} at {client.base_url}: {_plain(exc)}") from None
         if response.status_code == 404:  # a list in a missing namespace is empty, never 404
-            raise NotServed(path)
+            raise NotServed(f"{path} answered 404 Not Found")
         if response.status_code != 200:
             raise ReadError(f"cannot list {kind.plural} {where}: {response.status_code} "
                             f"{response.reason_phrase}{_status_message(response.content)}"

@@ -47,9 +47,9 @@ class KubeAPI:
     """Answers list requests like the API server: token auth, 404 for kinds it does not serve,
     `limit`/`continue` paging, and PartialObjectMetadataList when the Accept header asks for it."""
 
-    def __init__(self, forbid: str | None = None):
+    def __init__(self, forbid: tuple[str, str] | None = None):
         self.objects = cluster_objects()
-        self.forbid = forbid  # a plural answered 403, as RBAC without the permission does
+        self.forbid = forbid  # (plural, namespace) answered 403, as RBAC without the permission does
 
     def __call__(self, request: Request) -> tuple[int, dict]:
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
@@ -64,7 +64,7 @@ class KubeAPI:
         namespace, plural = (rest[1], rest[2]) if rest[0] == "namespaces" and len(rest) == 3 else ("", rest[0])
         if len(rest) not in (1, 3):
             return 405, status(405, "MethodNotAllowed", "only lists are served here")
-        if plural == self.forbid:
+        if (plural, namespace) == self.forbid:
             return 403, status(403, "Forbidden", f'{plural} is forbidden: User "system:serviceaccount:gate:gate" '
                                                  f'cannot list resource "{plural}" in API group "" in the '
                                                  f'namespace "{namespace}"')
@@ -147,14 +147,14 @@ def test_kube_pages_through_lists_and_falls_back_to_served_versions(tmp_path):
 
 
 def test_kube_rbac_refusal_is_an_input_error_naming_the_permission(tmp_path):
-    """A 403 on Secrets stops the gate with exit 2, the API's message and the RBAC it needs."""
-    with TLSPeer(KubeAPI(forbid="secrets"), tmp_path) as peer:
+    """A 403 on Secrets in one namespace stops the gate with exit 2, the API's message and the RBAC it needs."""
+    with TLSPeer(KubeAPI(forbid=("secrets", "traefik")), tmp_path) as peer:
         config = kubeconfig(tmp_path, peer.url, peer.ca_pem)
         proc = gate_cli("check", *NO_NETWORK, "--kube", "--kubeconfig", str(config), "examples/incident")
     assert proc.returncode == 2
     err = proc.stderr.decode()
-    assert "cannot list secrets in namespace" in err and "403 Forbidden" in err
-    assert "the gate needs `list` on secrets" in err
+    assert "cannot list secrets in namespace traefik: 403 Forbidden" in err
+    assert "the gate needs `list` on secrets in namespace traefik" in err
     assert b"FAILED" in proc.stdout  # the report of what could be read is still printed
 
 
