@@ -214,7 +214,10 @@ class LocalServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        class _Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default 5 drops SYNs of concurrent clients (1 s retransmits)
+
+        self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         if self.ssl_context is not None:
             self._server.socket = self.ssl_context.wrap_socket(self._server.socket, server_side=True)
