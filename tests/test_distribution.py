@@ -150,3 +150,51 @@ def test_kustomization_builds_and_the_built_objects_pass_the_gate():
     assert kinds == ["ClusterRole", "ClusterRoleBinding", "Job", "ServiceAccount"]
     proc = gate_cli("check", "--offline", "-", input=built)
     assert proc.returncode == 0, proc.stdout.decode()
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_the_readme_overlay_renames_consistently(tmp_path):
+    """deploy/argocd/README.md's kustomization (remote base made local) builds with names, namespace, image set."""
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if "kustomization.yaml of" in b)
+    shutil.copytree(DEPLOY, tmp_path / "gate")
+    overlay = yaml.safe_load(block)
+    assert any(r.startswith("https://github.com/") and r.endswith("//deploy/argocd?ref=v0.1.0")
+               for r in overlay["resources"])
+    overlay["resources"] = ["../gate"]  # the application's own base and the remote URL are not here
+    write_app = tmp_path / "app" / "kustomization.yaml"
+    write_app.parent.mkdir()
+    write_app.write_text(yaml.safe_dump(overlay), encoding="utf-8")
+    built = subprocess.run(["kubectl", "kustomize", str(write_app.parent)], check=True, capture_output=True,
+                           timeout=60).stdout
+    objects = {d["kind"]: d for d in yaml.safe_load_all(built) if d}
+    pod = objects["Job"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == objects["ServiceAccount"]["metadata"]["name"] == "ingress-gate-shop"
+    assert objects["ClusterRoleBinding"]["subjects"][0] == {"kind": "ServiceAccount", "name": "ingress-gate-shop",
+                                                             "namespace": "shop"}
+    assert objects["ClusterRoleBinding"]["roleRef"]["name"] == objects["ClusterRole"]["metadata"]["name"]
+    container = pod["containers"][0]
+    assert container["image"] == "registry.example.com/platform/ingress-gate:0.1.0"
+    assert {e["name"]: e.get("value") for e in container["env"]}["ARGOCD_APP_NAME"] == "shop"
+    assert {e["name"]: e.get("valueFrom") for e in container["env"]}["ARGOCD_SERVER"]["secretKeyRef"]["name"] == \
+        "ingress-gate-argocd"  # the Secret made by hand keeps its name
+
+
+def readme_yaml(first_line: str) -> dict:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return yaml.safe_load(next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+                               if b.startswith(first_line)))
+
+
+def test_readme_workflow_and_pre_commit_config_use_real_inputs_and_hooks():
+    """The README's workflow and pre-commit config parse and name only inputs, outputs and hooks that exist."""
+    action = documents(ROOT / "action.yml")[0]
+    steps = readme_yaml("# .github/workflows/ingress-gate.yml")["jobs"]["gate"]["steps"]
+    gate_step = next(s for s in steps if s.get("id") == "gate")
+    assert set(gate_step["with"]) <= set(action["inputs"])
+    upload = next(s for s in steps if s.get("uses", "").startswith("github/codeql-action/upload-sarif@"))
+    assert upload["with"]["sarif_file"] == "${{ steps.gate.outputs.sarif-file }}"
+    assert "sarif-file" in action["outputs"] and "always()" in upload["if"]
+    hooks = {h["id"] for h in documents(ROOT / ".pre-commit-hooks.yaml")[0]}
+    config = readme_yaml("# .pre-commit-config.yaml")
+    assert {h["id"] for repo in config["repos"] for h in repo["hooks"]} <= hooks
