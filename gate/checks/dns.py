@@ -116,21 +116,37 @@ def load_balancer(ctx: Context) -> LoadBalancer | None:
     for label, hostnames, addresses in sources:
         if hostnames or addresses:
             return _balancer(hostnames, addresses, label)
+    found = _status_targets(ctx)
+    if found:
+        field = "status.addresses" if found[0][0].kind == "Gateway" else "status.loadBalancer.ingress"
+        return _balancer([h for _, hostnames, _ in found for h in hostnames],
+                         [a for _, _, addresses in found for a in addresses],
+                         f"{field} of {', '.join(res.ref for res, _, _ in found)}")
+    return None
+
+
+def _status_targets(ctx: Context) -> list[tuple[Resource, list, list]]:
+    """(object, hostnames, addresses) from the Gateways' status, else the LoadBalancer Services' status.
+
+    Every Gateway (or Service) that has addresses counts: a name pointing at any of them is served.
+    """
+    gateways = []
     for gateway in ctx.index.all_of(GATEWAY_GROUP, "Gateway"):
         entries = [as_dict(e) for e in as_list(dig(gateway.body, "status", "addresses"))]
-        hostnames = [e.get("value") for e in entries if e.get("type") == "Hostname"]
-        addresses = [e.get("value") for e in entries if e.get("type", "IPAddress") == "IPAddress"]
-        if hostnames or addresses:
-            return _balancer(hostnames, addresses, f"status.addresses of {gateway.ref}")
+        gateways.append((gateway, [e.get("value") for e in entries if e.get("type") == "Hostname"],
+                         [e.get("value") for e in entries if e.get("type", "IPAddress") == "IPAddress"]))
+    services = []
     for service in ctx.index.all_of("", "Service"):
-        if service.spec.get("type") != "LoadBalancer":
-            continue
-        entries = [as_dict(e) for e in as_list(dig(service.body, "status", "loadBalancer", "ingress"))]
-        hostnames = [e.get("hostname") for e in entries]
-        addresses = [e.get("ip") for e in entries]
-        if any(hostnames) or any(addresses):
-            return _balancer(hostnames, addresses, f"status.loadBalancer.ingress of {service.ref}")
-    return None
+        if service.spec.get("type") == "LoadBalancer":
+            entries = [as_dict(e) for e in as_list(dig(service.body, "status", "loadBalancer", "ingress"))]
+            services.append((service, [e.get("hostname") for e in entries], [e.get("ip") for e in entries]))
+    for candidates in (gateways, services):
+        found = [(res, [h for h in hostnames if h], [a for a in addresses if a])
+                 for res, hostnames, addresses in candidates]
+        found = [entry for entry in found if entry[1] or entry[2]]
+        if found:
+            return found
+    return []
 
 
 def _balancer(hostnames: Any, addresses: Any, source: str) -> LoadBalancer:

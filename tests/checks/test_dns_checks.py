@@ -343,6 +343,23 @@ status: {loadBalancer: {ingress: [{ip: 198.51.100.7}]}}
     assert set(by_host(only_service, "dns-not-pointing-to-lb")) == {"chain.example.com"}
 
 
+def test_every_gateway_with_addresses_is_a_target(tmp_path, knot):
+    """Two Gateways with different load balancers: a name pointing at either one passes."""
+    gateways = "".join(f"""
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: {name}, namespace: apps}}
+spec: {{gatewayClassName: traefik, listeners: [{{name: web, protocol: HTTP, port: 80}}]}}
+status: {{addresses: [{address}]}}
+""" for name, address in (("public", f"{{type: Hostname, value: {LB}}}"), ("legacy", "{value: 198.51.100.7}")))
+    path = render(tmp_path, "chain.example.com", "elsewhere.example.com", "missing.example.com", extra=gateways)
+    report = check(path, [knot(ZONE)], lb_hostnames=())
+    assert set(by_host(report, "dns-not-pointing-to-lb")) == {"missing.example.com"}
+    assert "Gateway apps/public, Gateway apps/legacy" in by_host(report, "dns-not-pointing-to-lb")[
+        "missing.example.com"].message
+
+
 def test_command_line_beats_policy(tmp_path, knot):
     """--lb-address wins over the policy's loadBalancer, which wins over what the render says."""
     server = knot(ZONE)
