@@ -237,7 +237,9 @@ def load_bytes(data: bytes, name: str, result: LoadResult, *, origin: str = "ren
     for doc in split_documents(text, name):
         result.documents += 1
         try:
-            obj = parse_document(doc)
+            # A cluster-state snapshot is one `kind: List` document as big as the cluster: only the
+            # file limit applies to it. A rendered object above etcd's size is not an object.
+            obj = parse_document(doc, max_bytes=max_file_bytes if origin == "cluster" else MAX_DOCUMENT_BYTES)
         except InputError as exc:
             result.problems.append(invalid(doc.file, exc.line, str(exc), doc.source))
             continue
@@ -304,9 +306,9 @@ def _chunk_start_line(doc: Document) -> int:
     return doc.line - _first_content_offset(doc.text)
 
 
-def parse_document(doc: Document) -> Any:
+def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
     """One document's text -> Python objects, or an InputError that says why and where."""
-    if len(doc.text) > MAX_DOCUMENT_BYTES:
+    if len(doc.text) > max_bytes:
         raise InputError(f"document is {len(doc.text) / 1048576:.1f} MiB, larger than the API server "
                          f"accepts; not parsed", doc.line)
     depth = flow_depth(doc.text)

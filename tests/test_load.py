@@ -190,3 +190,22 @@ def test_special_file_is_exit_2(tmp_path):
     proc = gate_cli("check", "--offline", str(fifo), timeout=10)
     assert proc.returncode == 2
     assert b"not a regular file or folder" in proc.stderr
+
+
+def test_cluster_state_list_may_exceed_the_document_limit(tmp_path):
+    """A snapshot's single `kind: List` may be bigger than a rendered object may be (etcd-sized)."""
+    from gate import load
+
+    item = "- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: s{i}\n    namespace: a\n"
+    text = "apiVersion: v1\nkind: List\nitems:\n" + "".join(item.format(i=i) for i in range(200))
+    path = write(tmp_path, "state.yaml", text)
+    limit = len(text) // 2
+    original = load.MAX_DOCUMENT_BYTES
+    try:
+        load.MAX_DOCUMENT_BYTES = limit
+        rendered = load_paths([str(path)])
+        known = load_paths([str(path)], origin="cluster")
+    finally:
+        load.MAX_DOCUMENT_BYTES = original
+    assert rendered.resources == [] and "larger than the API server accepts" in rendered.problems[0].message
+    assert len(known.resources) == 200 and known.problems == []
