@@ -41,8 +41,8 @@ def gate_args(env: Mapping[str, str], workdir: Path) -> list[str]:
         args += ["--policy", env["GATE_POLICY"]]
     if env.get("GATE_OFFLINE", "").strip().lower() in TRUE:
         args.append("--offline")
-    if env.get("GATE_LB_HOSTNAME"):
-        args += ["--lb-hostname", env["GATE_LB_HOSTNAME"]]
+    for hostname in words(env.get("GATE_LB_HOSTNAME", "")):
+        args += ["--lb-hostname", hostname]
     for server in words(env.get("GATE_NAMESERVER", "")):
         args += ["--nameserver", server]
     for state in words(env.get("GATE_CLUSTER_STATE", "")):

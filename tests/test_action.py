@@ -158,6 +158,17 @@ def test_healthy_passes(workspace, runner_temp):
     assert not [line for line in run.log.splitlines() if line.startswith("::error")]
 
 
+def test_cluster_state_input_reaches_the_gate(workspace, runner_temp):
+    """With the incident's cluster-state snapshot, no backend is missing and the gate still fails."""
+    run = run_action({"paths": "examples/incident", "offline": "true",
+                      "cluster-state": "examples/cluster-state/incident.yaml"}, workspace, runner_temp)
+    assert run.status == 1, run.log
+    titles = re.findall(r"^::\w+ file=[^\n]*?title=([\w-]+)", run.log, re.MULTILINE)
+    assert titles and "route-backend-missing" not in titles
+    errors = sum(1 for line in run.log.splitlines() if line.startswith("::error "))
+    assert run.outputs["passed"] == "false" and run.outputs["errors"] == str(errors) and errors > 0
+
+
 def test_unreadable_input_exits_2_and_is_not_a_pass(workspace, runner_temp):
     """A path that does not exist fails the step with status 2 and `passed` false."""
     run = run_action({"paths": "examples/healthy missing-folder", "offline": "true"}, workspace, runner_temp)
@@ -174,12 +185,13 @@ def test_optional_inputs_become_options_only_when_set(tmp_path):
         assert option not in minimal
     assert not any(arg.startswith("sarif=") for arg in minimal)
     full = gate_args({"GATE_PATHS": "a\n'b c'", "GATE_OFFLINE": "True", "GATE_POLICY": "p.yaml",
-                      "GATE_LB_HOSTNAME": "lb.example.com", "GATE_NAMESERVER": "10.0.0.1 10.0.0.2",
+                      "GATE_LB_HOSTNAME": "lb.example.com lb2.example.com", "GATE_NAMESERVER": "10.0.0.1 10.0.0.2",
                       "GATE_CLUSTER_STATE": "state/\nmore.yaml", "GATE_FAIL_ON": "warning",
                       "GATE_SARIF_FILE": "out.sarif"}, tmp_path)
     assert full[1:3] == ["a", "b c"] and "--offline" in full
     pairs = list(itertools.pairwise(full))
-    for pair in [("--policy", "p.yaml"), ("--lb-hostname", "lb.example.com"), ("--nameserver", "10.0.0.1"),
+    for pair in [("--policy", "p.yaml"), ("--lb-hostname", "lb.example.com"), ("--lb-hostname", "lb2.example.com"),
+                 ("--nameserver", "10.0.0.1"),
                  ("--nameserver", "10.0.0.2"), ("--cluster-state", "state/"), ("--cluster-state", "more.yaml"),
                  ("--fail-on", "warning"), ("--format", "sarif=out.sarif")]:
         assert pair in pairs
