@@ -28,9 +28,9 @@ import dns.resolver
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 
-from dns_server import KnotServer, SilentServer, free_port  # noqa: E402
+from dns_server import KnotServer, SilentServer, free_port
 
-from gate.probes.dns import Question, Resolver  # noqa: E402
+from gate.probes.dns import Question, Resolver
 
 LB = "lb.elb.example.net"
 

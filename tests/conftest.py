@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from dns_server import knot, silent_server  # noqa: F401 - fixtures: a real DNS server (issue 4)
 
 from gate.run import Report, RunConfig, run
 

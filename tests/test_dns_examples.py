@@ -7,7 +7,7 @@ import json
 import re
 
 from conftest import EXAMPLES, gate_cli
-from dns_server import knot, needs_knot  # noqa: F401 - fixture
+from dns_server import needs_knot
 
 from gate.checks import CHECKS
 from gate.run import RunConfig, run

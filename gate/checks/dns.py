@@ -14,9 +14,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import weakref
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from gate.acme import SolverChoice, validated_names
@@ -208,12 +208,24 @@ PROBES = [Probe("dns", collect, execute)]
 
 # -- reading the answers -------------------------------------------------------------------------------
 
+class Judgement(NamedTuple):
+    """One check's reading of one nameserver's answer about one name."""
+
+    failed: str | None = None  # verified: the check fails, and why
+    unknown: str | None = None  # a lookup needed for the check did not complete (dns-unverifiable)
+    unjudged: str | None = None  # the answer is there, but the gate cannot judge it (reported unverified)
+
+
+PASS = Judgement()
+
+
 @dataclass
 class Verdict:
-    """One check's result for one name: failures and could-not-verify reasons, per nameserver."""
+    """One check's result for one name over all nameservers."""
 
-    failures: list[str]
-    unknown: list[str]
+    failures: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    unjudged: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -266,16 +278,14 @@ def _expected(lb: LoadBalancer | None, answers: dict[str, dict[str, NameAnswer]]
     return Expected(lb, frozenset(found["A"]), frozenset(found["AAAA"]), tuple(problems))
 
 
-def _per_server(answers: dict[str, NameAnswer], judge) -> Verdict:
-    verdict = Verdict([], [])
-    several = len(answers) > 1
+def _per_server(answers: dict[str, NameAnswer], judge: Callable[[NameAnswer], Judgement]) -> Verdict:
+    verdict = Verdict()
+    where = (lambda server: f" (nameserver {server})") if len(answers) > 1 else (lambda server: "")
     for server, answer in answers.items():
-        failed, unknown = judge(answer)
-        where = f" (nameserver {server})" if several else ""
-        if failed:
-            verdict.failures.append(failed + where)
-        if unknown:
-            verdict.unknown.append(unknown + where)
+        judgement = judge(answer)
+        for found, messages in zip(judgement, (verdict.failures, verdict.unknown, verdict.unjudged)):
+            if found:
+                messages.append(found + where(server))
     return verdict
 
 
@@ -283,82 +293,79 @@ def _reaches_lb(lookup: Lookup, expected: Expected) -> bool:
     return expected.lb is not None and any(target in expected.lb.hostnames for target in lookup.chain)
 
 
-def judge_a(name: str, expected: Expected):
-    def judge(answer: NameAnswer) -> tuple[str | None, str | None]:
+def judge_a(name: str, expected: Expected) -> Callable[[NameAnswer], Judgement]:
+    def judge(answer: NameAnswer) -> Judgement:
         a = answer.a
-        if a is None:
-            return None, None
-        if _reaches_lb(a, expected):
-            return None, None
+        if a is None or _reaches_lb(a, expected):
+            return PASS
         if a.status == NXDOMAIN:
-            return f"{name} does not exist (NXDOMAIN{' via CNAME ' + ' -> '.join(a.chain) if a.chain else ''}); " \
-                   f"expected {expected.describe()}", None
+            via = f" via CNAME {' -> '.join(a.chain)}" if a.chain else ""
+            return Judgement(failed=f"{name} does not exist (NXDOMAIN{via}); expected {expected.describe()}")
         if a.status in (RESOLVED, NODATA) and not a.records:
-            return f"{name} has no A record ({a.describe()}); expected {expected.describe()}", None
+            return Judgement(failed=f"{name} has no A record ({a.describe()}); expected {expected.describe()}")
         if not a.definitive:
-            return None, f"A lookup of {name}: {a.describe()}"
+            return Judgement(unknown=f"A lookup of {name}: {a.describe()}")
         if expected.lb is None:
-            return None, (f"{name} resolves to {a.describe()}, but no load balancer is known: pass --lb-hostname "
-                          f"or --lb-address, set loadBalancer in the policy, or include the Gateway (with "
-                          f"status.addresses) or the LoadBalancer Service (with status.loadBalancer)")
+            return Judgement(unknown=f"{name} resolves to {a.describe()}, but no load balancer is known: pass "
+                                     f"--lb-hostname or --lb-address, set loadBalancer in the policy, or include "
+                                     f"the Gateway (with status.addresses) or the LoadBalancer Service (with "
+                                     f"status.loadBalancer)")
         if set(a.records) <= expected.v4:
-            return None, None
+            return PASS
         if expected.unknown("A"):
-            return None, f"{name} resolves to {a.describe()}; {'; '.join(expected.unknown('A'))}"
-        return f"{name} resolves to {a.describe()}; expected {expected.describe()}", None
+            return Judgement(unknown=f"{name} resolves to {a.describe()}; {'; '.join(expected.unknown('A'))}")
+        return Judgement(failed=f"{name} resolves to {a.describe()}; expected {expected.describe()}")
     return judge
 
 
-def judge_aaaa(name: str, expected: Expected):
-    def judge(answer: NameAnswer) -> tuple[str | None, str | None]:
+def judge_aaaa(name: str, expected: Expected) -> Callable[[NameAnswer], Judgement]:
+    def judge(answer: NameAnswer) -> Judgement:
         aaaa, a = answer.aaaa, answer.a
         if aaaa is None or (a is not None and _reaches_lb(a, expected)) or _reaches_lb(aaaa, expected):
-            return None, None
+            return PASS
         if not aaaa.definitive:
-            return None, f"AAAA lookup of {name}: {aaaa.describe()}"
-        if not aaaa.records or expected.lb is None:
-            return None, None  # no LB known: the A check already says so
-        if set(aaaa.records) <= expected.v6:
-            return None, None
+            return Judgement(unknown=f"AAAA lookup of {name}: {aaaa.describe()}")
+        if not aaaa.records or expected.lb is None or set(aaaa.records) <= expected.v6:
+            return PASS  # with no load balancer known the A check already says so
         if expected.unknown("AAAA"):
-            return None, f"{name} has AAAA {aaaa.describe()}; {'; '.join(expected.unknown('AAAA'))}"
+            return Judgement(unknown=f"{name} has AAAA {aaaa.describe()}; {'; '.join(expected.unknown('AAAA'))}")
         lb_v6 = ", ".join(sorted(expected.v6)) or "none"
-        return (f"{name} has AAAA {aaaa.describe()}, not the load balancer's IPv6 addresses ({lb_v6}); "
-                f"Let's Encrypt tries IPv6 first and fails"), None
+        return Judgement(failed=f"{name} has AAAA {aaaa.describe()}, not the load balancer's IPv6 addresses "
+                                f"({lb_v6}); Let's Encrypt tries IPv6 first and fails")
     return judge
 
 
-def judge_caa(ctx: Context, served: Served):
+def judge_caa(ctx: Context, served: Served) -> Callable[[NameAnswer], Judgement]:
     choice = served.issuance
     ca = caa_identity(ctx, choice.acme_server) if choice else None
     method = CHALLENGE_METHODS.get(choice.challenge) if choice else None
 
-    def judge(answer: NameAnswer) -> tuple[str | None, str | None]:
+    def judge(answer: NameAnswer) -> Judgement:
         caa: CaaSet | None = answer.caa
         if caa is None or caa.status == NODATA:
-            return None, None
-        if caa.status == SERVFAIL:
-            return (f"the CAA lookup of {caa.owner} fails (SERVFAIL); the CA refuses to issue for {served.name} "
-                    f"while CAA cannot be read"), None
+            return PASS
+        if caa.status == SERVFAIL:  # the CA's own lookup fails the same way, and it then refuses (RFC 8659)
+            return Judgement(failed=f"the CAA lookup of {caa.owner} fails (SERVFAIL); the CA refuses to issue for "
+                                    f"{served.name} while CAA cannot be read")
         if caa.status != RESOLVED:
-            return None, f"CAA lookup of {caa.owner}: {caa.status}{': ' + caa.detail if caa.detail else ''}"
+            return Judgement(unknown=f"CAA lookup of {caa.owner}: {caa.status}"
+                                     f"{': ' + caa.detail if caa.detail else ''}")
         critical = [tag for flags, tag, _ in caa.records if flags & 128 and tag not in CAA_KNOWN_TAGS]
         if critical:
-            return (f"CAA at {caa.owner} has the critical property {critical[0]!r}, unknown to CAs: "
-                    f"no CA may issue for {served.name}"), None
+            return Judgement(failed=f"CAA at {caa.owner} has the critical property {critical[0]!r}, unknown to "
+                                    f"CAs: no CA may issue for {served.name}")
         tag = "issuewild" if served.wildcard and any(t == "issuewild" for _, t, _ in caa.records) else "issue"
         values = [value for _, t, value in caa.records if t == tag]
         if not values:
-            return None, None  # no issuer restriction in the set
-        allowed = [v.split(";")[0].strip().lower() for v in values]
-        shown = ", ".join(a or '";" (no CA)' for a in allowed)
+            return PASS  # no issuer restriction in the set
+        shown = ", ".join(v.split(";")[0].strip().lower() or '";" (no CA)' for v in values)
         if ca is None:
-            return None, (f"CAA at {caa.owner} allows only {shown} ({tag}); ACME server {choice.acme_server} has "
-                          f"no CA domain in policy dns.caaIdentities to compare")
+            return Judgement(unjudged=f"CAA at {caa.owner} allows only {shown} ({tag}); ACME server "
+                                      f"{choice.acme_server} has no CA domain in policy dns.caaIdentities")
         if any(_caa_allows(v, ca, method) for v in values):
-            return None, None
-        return (f"CAA at {caa.owner} allows only {shown} ({tag}) for {served.name}; the issuer "
-                f"{choice.issuer.ref if choice.issuer else ''} uses {ca} ({choice.acme_server})"), None
+            return PASS
+        return Judgement(failed=f"CAA at {caa.owner} allows only {shown} ({tag}) for {served.name}; the issuer "
+                                f"{choice.issuer.ref if choice.issuer else ''} uses {ca} ({choice.acme_server})")
     return judge
 
 
@@ -439,8 +446,8 @@ def caa_forbids_issuer(ctx: Context) -> Iterator[Hit]:
         # CAA stops issuance whatever the challenge, so DNS-01 names are errors here too
         if verdict.failures:
             yield _hit(item, "; ".join(dict.fromkeys(verdict.failures)), severity="error")
-        elif any("dns.caaIdentities" in u for u in verdict.unknown):
-            yield _hit(item, "; ".join(dict.fromkeys(verdict.unknown)), unverified=True, severity="error")
+        elif verdict.unjudged:
+            yield _hit(item, "; ".join(dict.fromkeys(verdict.unjudged)), unverified=True, severity="error")
 
 
 @check("dns-unverifiable", "error", item="dns", network="dns",
@@ -464,7 +471,7 @@ def dns_unverifiable(ctx: Context) -> Iterator[Hit]:
         if item.issuance is not None:
             verdict = _per_server(by_server, judge_caa(ctx, item))
             if not verdict.failures:
-                reasons += [u for u in verdict.unknown if "dns.caaIdentities" not in u]
+                reasons += verdict.unknown
         if reasons:
             severity = on_unverifiable if item.level == "error" else "warning"
             yield _hit(item, "could not verify the DNS of " + item.name + ": " + "; ".join(dict.fromkeys(reasons)),

@@ -135,7 +135,7 @@ class Resolver:
 
     async def caa(self, server: str, name: str) -> CaaSet:
         """The closest CAA set up the tree; a lookup error closer than it blocks issuance (RFC 8659)."""
-        base = name[2:] if name.startswith("*.") else name
+        base = name.removeprefix("*.")
         labels = base.split(".")
         levels = [".".join(labels[i:]) for i in range(len(labels))]  # the name up to its TLD
         # All levels at once: the parents are shared by many names and cached

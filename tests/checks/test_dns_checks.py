@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write
-from dns_server import knot, needs_knot, silent_server  # noqa: F401 - fixtures
+from dns_server import needs_knot
 
 from gate.run import Report, RunConfig, run
 

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import pytest
-from dns_server import KNOTC, knot, needs_knot, silent_server  # noqa: F401 - fixtures
+from dns_server import KNOTC, needs_knot
 
 from gate.probes.dns import (
     ERROR,
