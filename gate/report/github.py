@@ -9,7 +9,7 @@ forge another command.
 from __future__ import annotations
 
 from gate.model import Finding
-from gate.report.locations import relative_path
+from gate.report.locations import on_disk, relative_path
 from gate.run import Report
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
@@ -24,10 +24,9 @@ def escape_property(text: str) -> str:
 
 
 def annotation(finding: Finding) -> str:
-    file = relative_path(finding.file)
-    properties = {"file": file if file is not None else finding.file, "line": str(max(1, finding.line)),
+    properties = {"file": relative_path(finding.file) or finding.file, "line": str(max(1, finding.line)),
                   "title": f"{finding.check}{' (could not verify)' if finding.unverified else ''}"}
-    if finding.file.startswith("<"):
+    if not on_disk(finding.file):  # stdin, an Argo CD application: no file to annotate
         del properties["file"], properties["line"]
     subject = f"{finding.resource_ref}: " if finding.resource_ref else ""
     message = f"{subject}{finding.message}\nRemediation: {finding.remediation}"

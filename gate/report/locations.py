@@ -9,13 +9,18 @@ from urllib.parse import quote
 from gate.model import Finding
 
 
+def on_disk(file: str) -> bool:
+    """False for inputs that are not files: `<stdin>`, `argocd:APP/KIND/NAMESPACE/NAME` (--argocd-app)."""
+    return bool(file) and not file.startswith(("<", "argocd:"))
+
+
 def relative_path(file: str, base: Path | None = None) -> str | None:
-    """A POSIX path relative to `base` (the working folder), or None for stdin and paths outside it.
+    """A POSIX path relative to `base` (the working folder), or None when not a file under it.
 
     GitHub matches annotations and code-scanning alerts to repository files by this path, so
     `examples/x.yaml` and `./examples/x.yaml` must come out the same.
     """
-    if not file or file.startswith("<"):
+    if not on_disk(file):
         return None
     base = (base or Path.cwd()).resolve()
     path = Path(file)
@@ -31,9 +36,9 @@ def artifact_uri(file: str, base: Path | None = None) -> str:
     relative = relative_path(file, base)
     if relative is not None:
         return quote(relative)
-    if file and not file.startswith("<"):
+    if on_disk(file):
         return Path(os.path.abspath(file)).as_uri()
-    return quote(file or "<input>")
+    return quote(file or "<input>", safe="/")
 
 
 def resource_identity(finding: Finding) -> str:

@@ -66,3 +66,10 @@ def test_info_is_a_notice_and_input_errors_have_no_file():
     assert parse_command(out[0])[0] == "notice"
     name, props, data = parse_command(out[1])
     assert name == "error" and "file" not in props and data == "missing: no such file"
+
+
+def test_findings_from_stdin_or_argo_cd_have_no_file_to_annotate():
+    """A finding whose place is stdin or an Argo CD application is annotated without file and line."""
+    for place in ("<stdin>", "argocd:shop/HTTPRoute/shop/web"):
+        name, props, data = parse_command(github.render(report_of([finding(file=place, line=1)])).rstrip("\n"))
+        assert name == "error" and set(props) == {"title"} and data.startswith("HTTPRoute shop/web: ")

@@ -99,6 +99,9 @@ def test_unverified_and_placeless_findings_are_valid_and_marked():
     assert unverified["properties"]["unverified"] is True and unverified["level"] == "error"
     assert placeless["locations"][0]["physicalLocation"]["region"]["startLine"] == 1
     assert "logicalLocations" not in placeless["locations"][0]
+    argocd = valid_sarif(sarif.render(report_of([finding(file="argocd:shop/HTTPRoute/shop/web", line=1)])))
+    location = argocd["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location == {"uri": "argocd%3Ashop/HTTPRoute/shop/web"}  # not a file under the working folder
     invocation = doc["runs"][0]["invocations"][0]
     assert invocation["executionSuccessful"] is False
     assert invocation["toolExecutionNotifications"][0]["message"]["text"].startswith("no such file")
