@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
@@ -22,7 +23,12 @@ def relative_path(file: str, base: Path | None = None) -> str | None:
     """
     if not on_disk(file):
         return None
-    base = (base or Path.cwd()).resolve()
+    return _relative(file, str(base) if base else os.getcwd())
+
+
+@lru_cache(maxsize=4096)  # a report names few files many times (22,514 findings in one render file)
+def _relative(file: str, base_folder: str) -> str | None:
+    base = Path(base_folder).resolve()
     path = Path(file)
     absolute = path if path.is_absolute() else base / path
     try:

@@ -128,4 +128,6 @@ def document(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report, colour: bool = False) -> str:
-    return json.dumps(document(report), indent=2) + "\n"
+    # Compact: machines read SARIF, and json's C encoder only runs without indent (45,000 findings:
+    # 4.1 s and 53 MiB indented, 1.3 s and 32 MiB compact; benchmarks/report_formats.py).
+    return json.dumps(document(report), separators=(",", ":")) + "\n"
