@@ -95,9 +95,17 @@ def served_names(index: Index) -> dict[str, Served]:
         tls, rules = ingress_hosts(ingress)
         for host in (*tls, *rules):
             _add(out, host, ingress)
-    out = {name: served for name, served in out.items() if HOSTNAME.match(name)}
+    out = {name: served for name, served in out.items() if HOSTNAME.match(name) and not _is_address(name)}
     _SERVED[index] = out
     return out
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _add(out: dict[str, Served], host: str, owner: Resource) -> None:

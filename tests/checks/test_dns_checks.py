@@ -159,10 +159,15 @@ def test_nxdomain_and_nodata_fail(tmp_path, knot):
     assert "has no A record" in found["nodata.example.com"].message
 
 
-def test_wildcard_names_are_not_looked_up_for_a(tmp_path, knot):
-    """A wildcard Certificate name gets no A check (HTTP-01 cannot issue it), even when nothing resolves."""
-    report = check(render(tmp_path, "*.nothing-here.example.com", issuer="le-dns"), [knot(ZONE)])
+def test_wildcards_and_addresses_are_not_looked_up_for_a(tmp_path, knot):
+    """A wildcard name gets no A check (HTTP-01 cannot issue it), nor an IP address, even when nothing resolves."""
+    server = knot(ZONE)
+    before = server.queries()
+    report = check(render(tmp_path, "*.nothing-here.example.com", issuer="le-dns",
+                          extra=certificate("by-ip", "192.0.2.99")), [server])
     assert by_host(report, "dns-not-pointing-to-lb") == {}
+    # only the wildcard's CAA walk (nothing-here.example.com, example.com, com) and the LB's A and AAAA
+    assert server.queries() - before == 3 + 2
 
 
 # -- AAAA ------------------------------------------------------------------------------------------------
