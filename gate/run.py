@@ -11,7 +11,7 @@ from gate.checklist import build_checklists
 from gate.checks import CHECKS, PROBES
 from gate.checks.base import Check, Context, Hit
 from gate.index import Index
-from gate.load import DEFAULT_MAX_FILE_BYTES, LoadResult, load_paths
+from gate.load import DEFAULT_MAX_FILE_BYTES, LoadResult, load_paths, paused_gc
 from gate.model import SEVERITY_RANK, Finding, ServiceChecklist, Skipped, Suppressed
 from gate.policy import Policy, load_policy, suppression_annotations
 from gate.sources import SourceError, check_options, gather_cluster_state, load_argocd_app
@@ -133,6 +133,11 @@ def run_probes(ctx: Context, checks: list[Check]) -> None:
 
 
 def run(config: RunConfig, *, known: list | None = None) -> Report:
+    with paused_gc():
+        return _run(config, known=known)
+
+
+def _run(config: RunConfig, *, known: list | None = None) -> Report:
     if config.fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
     policy = load_policy(config.policy, CHECKS.keys(), today=config.today)
@@ -159,10 +164,11 @@ def run(config: RunConfig, *, known: list | None = None) -> Report:
 
     findings: list[Finding] = []
     suppressed: list[Suppressed] = []
+    annotation_cache: dict[int, dict[str, str]] = {}
     for entry in checks:
         for hit in entry.fn(ctx):
             finding = to_finding(entry, hit, policy)
-            reason = _annotation_reason(hit, entry.id)
+            reason = _annotation_reason(hit, entry.id, annotation_cache)
             if reason:
                 suppressed.append(Suppressed(finding, reason, "annotation"))
                 continue
@@ -183,7 +189,12 @@ def run(config: RunConfig, *, known: list | None = None) -> Report:
     )
 
 
-def _annotation_reason(hit: Hit, check_id: str) -> str:
+def _annotation_reason(hit: Hit, check_id: str, cache: dict[int, dict[str, str]]) -> str:
+    """The reason of a `gate.ingress-gate.dev/ignore-<check_id>` annotation on the hit's resource."""
     if hit.resource is None:
         return ""
-    return next((reason for _, cid, reason in suppression_annotations(hit.resource) if cid == check_id), "")
+    reasons = cache.get(id(hit.resource))
+    if reasons is None:  # read each resource's annotations once, however many findings it has
+        reasons = cache[id(hit.resource)] = {cid: reason for _, cid, reason in suppression_annotations(hit.resource)
+                                             if reason}
+    return reasons.get(check_id, "")
