@@ -17,7 +17,7 @@ from typing import Any
 
 from gate.k8s import CERT_MANAGER_GROUP, CLUSTER_SCOPED_KINDS, GATEWAY_GROUP, as_dict, as_list
 from gate.model import Resource
-from gate.sources import secret_metadata_only
+from gate.sources import error_message, secret_metadata_only
 
 # Only this media type: a fallback to plain JSON would let a server that cannot do metadata-only
 # lists send full Secrets instead of refusing (406).
@@ -194,7 +194,7 @@ async def _list(client: Any, limit: asyncio.Semaphore, kind: Kind, version: str,
             raise NotServed(f"{path} answered 404 Not Found")
         if response.status_code != 200:
             raise ReadError(f"cannot list {kind.plural} {where}: {response.status_code} "
-                            f"{response.reason_phrase}{_status_message(response.content)}"
+                            f"{response.reason_phrase}{error_message(response.content)}"
                             f"{_rbac_hint(kind, namespace) if response.status_code == 403 else ''}")
         try:
             body = json.loads(response.content)
@@ -223,15 +223,6 @@ def _to_resource(kind: Kind, version: str, item: dict[str, Any], context: str) -
     return Resource(api_version=body["apiVersion"], kind=kind.kind, name=name,
                     namespace=namespace if isinstance(namespace, str) and kind.namespaced else "",
                     body=body, file=f"kube:{context}", line=1, origin="cluster")
-
-
-def _status_message(content: bytes) -> str:
-    try:
-        status = json.loads(content)
-    except ValueError:
-        return ""
-    message = status.get("message") if isinstance(status, dict) else None
-    return f": {message[:300]}" if isinstance(message, str) and message else ""
 
 
 def _rbac_hint(kind: Kind, namespace: str | None) -> str:

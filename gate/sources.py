@@ -196,7 +196,7 @@ def _fetch_json(url: str, params: dict[str, str], token: str, *, insecure: bool,
                           f"{response.headers.get('location', '?')}; not followed (set ARGOCD_SERVER to "
                           f"the final address)")
     if response.status_code != 200:
-        raise ArgoCDError(f"{url} answered {response.status_code}{_argocd_message(bytes(data))}"
+        raise ArgoCDError(f"{url} answered {response.status_code}{error_message(bytes(data))}"
                           f"{' (check ARGOCD_AUTH_TOKEN)' if response.status_code in (401, 403) else ''}")
     try:
         return json.loads(bytes(data))
@@ -204,8 +204,9 @@ def _fetch_json(url: str, params: dict[str, str], token: str, *, insecure: bool,
         raise ArgoCDError(f"the answer from {url} is not JSON: {exc}") from None
 
 
-def _argocd_message(data: bytes) -> str:
-    """The `message` of an Argo CD (grpc-gateway) error body, when there is one."""
+def error_message(data: bytes) -> str:
+    """`: <message>` of a JSON error body, when there is one: a Kubernetes Status, or an Argo CD
+    (grpc-gateway) error; both carry a `message`."""
     try:
         body = json.loads(data)
     except ValueError:

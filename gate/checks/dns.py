@@ -413,26 +413,24 @@ def _addressed(served: dict[str, Served]) -> Iterator[Served]:
                    "addresses) and wait for the change to reach public resolvers before applying the "
                    "Certificate.")
 def dns_not_pointing_to_lb(ctx: Context) -> Iterator[Hit]:
-    found = answers_for(ctx)
-    if found is None:
-        return
-    served, answers, expected = found
-    for item in _addressed(served):
-        verdict = _per_server(answers.get(item.name, {}), judge_a(item.name, expected))
-        if verdict.failures:
-            yield _hit(item, "; ".join(dict.fromkeys(verdict.failures)))
+    return _address_failures(ctx, judge_a)
 
 
 @check("dns-aaaa-mismatch", "error", item="dns", network="dns",
        title="A name has AAAA records that are not the load balancer's",
        remediation="Remove the stale AAAA records, or point them at the load balancer's IPv6 addresses.")
 def dns_aaaa_mismatch(ctx: Context) -> Iterator[Hit]:
+    return _address_failures(ctx, judge_aaaa)
+
+
+def _address_failures(ctx: Context, judge: Callable[[str, Expected], Callable[[NameAnswer], Judgement]]) -> Iterator[Hit]:
+    """A hit per looked-up name whose answers `judge` (A or AAAA against the load balancer) fails."""
     found = answers_for(ctx)
     if found is None:
         return
     served, answers, expected = found
     for item in _addressed(served):
-        verdict = _per_server(answers.get(item.name, {}), judge_aaaa(item.name, expected))
+        verdict = _per_server(answers.get(item.name, {}), judge(item.name, expected))
         if verdict.failures:
             yield _hit(item, "; ".join(dict.fromkeys(verdict.failures)))
 
