@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gate.k8s import CERT_MANAGER_GROUP, as_dict, as_list, normalize_host
+from gate.k8s import CERT_MANAGER_GROUP, as_dict, as_list, hostname_covers, normalize_host
 from gate.model import Resource
 
 if TYPE_CHECKING:
@@ -178,13 +178,14 @@ def describe(choice: SolverChoice) -> str:
     return f"{challenge} {kind}, solvers[{choice.position}]" if kind else f"{challenge}, solvers[{choice.position}]"
 
 
-def solver_note(index: Index, host: str) -> str:
+def solver_note(index: Index, certificates: list[Resource], host: str) -> str:
     """How the Certificates covering `host` get it validated, e.g. `HTTP-01 gatewayHTTPRoute, solvers[0]`."""
     notes = []
-    for cert in index.certificates:
+    for cert in certificates:
+        if cert.kind != "Certificate":
+            continue
         for name in certificate_names(cert):
-            if normalize_host(name) == host or (name.startswith("*.") and normalize_host(name[2:]) ==
-                                                 host.partition(".")[2]):
+            if hostname_covers(name, host):
                 issuer = issuer_for(index, cert)
                 if issuer is not None and as_dict(issuer.spec.get("acme")):
                     notes.append(describe(choose_solver(index, cert, name)))

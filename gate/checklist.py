@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from gate.acme import issuer_for, solver_note
+from gate.acme import certificate_names, issuer_for, solver_note
 from gate.checks.base import ITEMS, Check, Context
-from gate.index import Index
-from gate.k8s import as_dict, as_list, dig, hostname_covers, hostnames_intersect, normalize_host
+from gate.index import Index, Listener, Route
+from gate.k8s import as_list, dig, hostnames_intersect, ingress_hosts, normalize_host
 from gate.model import ChecklistItem, Finding, Resource, ServiceChecklist
 
 RefKey = tuple[str, str, str]  # kind, namespace, name
@@ -22,23 +22,6 @@ RefKey = tuple[str, str, str]  # kind, namespace, name
 
 def _key(resource: Resource) -> RefKey:
     return (resource.kind, resource.namespace, resource.name)
-
-
-def certificate_names(cert: Resource) -> list[str]:
-    names = [n for n in as_list(cert.spec.get("dnsNames")) if isinstance(n, str)]
-    common = cert.spec.get("commonName")
-    if isinstance(common, str) and common not in names:
-        names.append(common)
-    return names
-
-
-def ingress_hosts(ingress: Resource) -> tuple[list[str], list[str]]:
-    """(TLS hosts, rule hosts) of an Ingress."""
-    tls = [h for entry in as_list(ingress.spec.get("tls")) for h in as_list(as_dict(entry).get("hosts"))
-           if isinstance(h, str)]
-    rules = [r.get("host") for r in as_list(ingress.spec.get("rules")) if isinstance(r, dict)
-             and isinstance(r.get("host"), str)]
-    return tls, rules
 
 
 def https_hostnames(index: Index) -> set[str]:
@@ -67,44 +50,92 @@ def ingress_services(index: Index, ingress: Resource) -> list[Resource]:
     return [s for s in found if s is not None]
 
 
-def subjects_for(index: Index, host: str) -> dict[str, list[Resource]]:
-    """The resources behind one hostname, per checklist item."""
-    certs = [c for c in index.certificates if any(hostname_covers(n, host) for n in certificate_names(c))]
-    listeners = [lst for lst in index.listeners
-                 if lst.protocol in ("HTTPS", "TLS") and lst.hostname and hostname_covers(lst.hostname, host)]
-    gateways = list({id(lst.gateway): lst.gateway for lst in listeners}.values())
-    host_listeners = {id(lst) for lst in listeners}
-    routes, services = [], []
-    for route in index.routes:
-        named = any(hostnames_intersect(h, host) for h in route.hostnames) if route.hostnames else None
-        attached = any(id(lst) in host_listeners for parent in route.parents for lst in parent.listeners)
-        if named or (named is None and attached):
-            routes.append(route.resource)
-            services.extend(ref.target for ref in route.backends
-                            if ref.target is not None and ref.kind == "Service")
-    ingresses = []
-    for ingress in index.of("networking.k8s.io", "Ingress"):
-        tls, rules = ingress_hosts(ingress)
-        if any(hostname_covers(h, host) for h in (*tls, *rules)):
-            ingresses.append(ingress)
+class HostLookup:
+    """What serves each hostname, built once per run: a service's resources are dictionary hits,
+    not a scan of every Certificate, listener and route per hostname."""
+
+    def __init__(self, index: Index):
+        self.index = index
+        self.certs: dict[str, list[Resource]] = defaultdict(list)  # certificate name (maybe `*.x`) -> certs
+        for cert in index.certificates:
+            for name in dict.fromkeys(normalize_host(n) for n in certificate_names(cert)):
+                self.certs[name].append(cert)
+        self.listeners: dict[str, list[Listener]] = defaultdict(list)  # TLS listener hostname -> listeners
+        for listener in index.listeners:
+            if listener.protocol in ("HTTPS", "TLS") and listener.hostname:
+                self.listeners[normalize_host(listener.hostname)].append(listener)
+        # Lookups return objects in the index's order, as a scan would, so the report does not
+        # depend on which table an object was found through.
+        self.position = {id(x): i for items in (index.certificates, index.listeners, index.routes)
+                         for i, x in enumerate(items)}
+        self.named_routes: dict[str, list[Route]] = defaultdict(list)  # route hostname -> routes
+        self.unnamed_routes: dict[int, list[Route]] = defaultdict(list)  # id(listener) -> routes without hostnames
+        for route in index.routes:
+            for name in dict.fromkeys(normalize_host(h) for h in route.hostnames):
+                self.named_routes[name].append(route)
+            if not route.hostnames:
+                for listener in {id(lst): lst for parent in route.parents for lst in parent.listeners}.values():
+                    self.unnamed_routes[id(listener)].append(route)
+        self.ingresses: dict[str, list[Resource]] = defaultdict(list)  # TLS or rule host -> Ingresses
+        for ingress in index.of("networking.k8s.io", "Ingress"):
+            tls, rules = ingress_hosts(ingress)
+            for name in dict.fromkeys(normalize_host(h) for h in (*tls, *rules)):
+                self.ingresses[name].append(ingress)
+            self.position[id(ingress)] = len(self.position)
+
+    def in_order(self, found: list) -> list:
+        return sorted({id(x): x for x in found}.values(), key=lambda x: self.position[id(x)])
+
+    def covering(self, table: dict[str, list], host: str) -> list:
+        """Entries written for `host` itself or for the wildcard one label up (`hostname_covers`)."""
+        found = list(table.get(host, ()))
+        parent = host.partition(".")[2]
+        if parent and not host.startswith("*."):
+            found += table.get("*." + parent, ())
+        return self.in_order(found)
+
+    def routes_naming(self, host: str) -> list[Route]:
+        """Routes with a hostname that intersects `host` (`hostnames_intersect`)."""
+        candidates = list(self.named_routes.get(host, ()))
+        labels = host.split(".")
+        for i in range(1, len(labels)):  # a wildcard route hostname matches any deeper name
+            candidates += self.named_routes.get("*." + ".".join(labels[i:]), ())
+        if host.startswith("*."):  # a wildcard service name matches any deeper route hostname
+            candidates += [r for name, routes in self.named_routes.items() if hostnames_intersect(host, name)
+                           for r in routes]
+        return candidates
+
+    def subjects(self, host: str) -> dict[str, list[Resource]]:
+        """The resources behind one hostname, per checklist item."""
+        index = self.index
+        certs = self.covering(self.certs, host)
+        listeners = self.covering(self.listeners, host)
+        gateways = list({id(lst.gateway): lst.gateway for lst in listeners}.values())
+        routes = self.routes_naming(host) + [r for lst in listeners for r in self.unnamed_routes.get(id(lst), ())]
+        routes = self.in_order(routes)
+        services = [ref.target for route in routes for ref in route.backends
+                    if ref.target is not None and ref.kind == "Service"]
+        ingresses = self.covering(self.ingresses, host)
+        for ingress in ingresses:
             services.extend(ingress_services(index, ingress))
-    services = list({id(s): s for s in services}.values())
-    workloads = list({id(w): w for s in services for w, _ in index.workloads_for(s)}.values())
-    cert_sources = [c.derived_from for c in certs if c.derived_from is not None]
-    issuers = list({id(i): i for i in (issuer_for(index, c) for c in certs) if i is not None}.values())
-    everything = [*certs, *cert_sources, *gateways, *routes, *ingresses, *services, *workloads]
-    return {
-        "dns": [],
-        "certificate": [*certs, *cert_sources],
-        "issuer": [*issuers, *certs, *cert_sources] if certs else [],
-        "listener": gateways,
-        "route": [*routes, *ingresses],
-        "backend": [*routes, *ingresses, *services],
-        "workload": [*services, *workloads],
-        "image": workloads,
-        "order": everything,
-        "manifest": everything,
-    }
+        services = list({id(s): s for s in services}.values())
+        workloads = list({id(w): w for s in services for w, _ in index.workloads_for(s)}.values())
+        cert_sources = [c.derived_from for c in certs if c.derived_from is not None]
+        issuers = list({id(i): i for i in (issuer_for(index, c) for c in certs) if i is not None}.values())
+        route_resources = [r.resource for r in routes]
+        everything = [*certs, *cert_sources, *gateways, *route_resources, *ingresses, *services, *workloads]
+        return {
+            "dns": [],
+            "certificate": [*certs, *cert_sources],
+            "issuer": [*issuers, *certs, *cert_sources] if certs else [],
+            "listener": gateways,
+            "route": [*route_resources, *ingresses],
+            "backend": [*route_resources, *ingresses, *services],
+            "workload": [*services, *workloads],
+            "image": workloads,
+            "order": everything,
+            "manifest": everything,
+        }
 
 
 def _finding_key(finding: Finding) -> RefKey:
@@ -117,28 +148,34 @@ def build_checklists(ctx: Context, findings: list[Finding], checks: list[Check])
     checks_by_item: dict[str, list[Check]] = defaultdict(list)
     for entry in checks:
         checks_by_item[entry.item].append(entry)
-    by_check: dict[str, list[Finding]] = defaultdict(list)
+    by_host: dict[tuple[str, str], list[Finding]] = defaultdict(list)  # (check, hostname) -> findings
+    by_resource: dict[tuple[str, RefKey], list[Finding]] = defaultdict(list)  # findings with no hostname
     for finding in findings:
-        by_check[finding.check].append(finding)
+        if finding.hostname is not None:
+            by_host[(finding.check, normalize_host(finding.hostname))].append(finding)
+        else:
+            by_resource[(finding.check, _finding_key(finding))].append(finding)
+    lookup = HostLookup(ctx.index)
+    order = {id(f): i for i, f in enumerate(findings)}  # a line's findings in report order
     placed: set[int] = set()
     services = []
     for host in sorted(https_hostnames(ctx.index)):
-        subjects = subjects_for(ctx.index, host)
+        subjects = lookup.subjects(host)
         service = ServiceChecklist(hostname=host)
         for item, label in ITEMS.items():
             item_checks = checks_by_item.get(item)
             if not item_checks:
                 continue
-            keys = {_key(r) for r in subjects[item]}
-            hits = [f for c in item_checks for f in by_check.get(c.id, ())
-                    if (f.hostname is not None and normalize_host(f.hostname) == host)
-                    or (f.hostname is None and _finding_key(f) in keys)]
+            keys = dict.fromkeys(_key(r) for r in subjects[item])
+            hits = [f for c in item_checks for f in by_host.get((c.id, host), ())]
+            hits += [f for c in item_checks for key in keys for f in by_resource.get((c.id, key), ())]
+            hits.sort(key=lambda f: order[id(f)])
             if not hits and (item == "manifest" or (not subjects[item] and item != "dns")):
                 continue
             placed.update(id(f) for f in hits)
             entry = _item(ctx, label, item_checks, hits, subjects[item])
             if item == "issuer" and not entry.note:
-                entry.note = solver_note(ctx.index, host)  # which ACME solver validates it (issue 3)
+                entry.note = solver_note(ctx.index, subjects["certificate"], host)  # which ACME solver (issue 3)
             service.items.append(entry)
         services.append(service)
     return services, [f for f in findings if id(f) not in placed]

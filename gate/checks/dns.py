@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from gate.acme import SolverChoice, validated_names
 from gate.checks.base import Check, Context, Hit, Probe, collector
 from gate.index import Index
-from gate.k8s import GATEWAY_GROUP, as_dict, as_list, dig, normalize_host
+from gate.k8s import GATEWAY_GROUP, as_dict, as_list, dig, ingress_hosts, normalize_host
 from gate.model import Resource
 from gate.probes.dns import (
     DEFAULT_LIFETIME,
@@ -74,8 +74,6 @@ _SERVED: weakref.WeakKeyDictionary[Index, dict[str, Served]] = weakref.WeakKeyDi
 
 def served_names(index: Index) -> dict[str, Served]:
     """name -> Served, for every name of every Certificate and every served hostname (once per index)."""
-    from gate.checklist import ingress_hosts  # checklist imports the catalogue, which imports this module
-
     cached = _SERVED.get(index)
     if cached is not None:
         return cached
