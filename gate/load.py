@@ -106,6 +106,7 @@ class Document:
     file: str
     line: int  # 1-based line of the document's first content line
     source: str | None
+    start: int = 0  # 1-based line of the text's first line (0: the same as `line`)
 
 
 class Problem(NamedTuple):
@@ -291,7 +292,7 @@ def split_documents(text: str, name: str) -> Iterator[Document]:
         chunk = pending + chunk
         pending, pending_line = "", 0
         yield Document(text=chunk, file=name, line=base + 1 + _first_content_offset(chunk),
-                       source=_helm_source(chunk))
+                       source=_helm_source(chunk), start=base + 1)
 
 
 def _first_content_offset(chunk: str) -> int:
@@ -310,7 +311,7 @@ def _helm_source(chunk: str) -> str | None:
 
 
 def _chunk_start_line(doc: Document) -> int:
-    return doc.line - _first_content_offset(doc.text)
+    return doc.start or doc.line - _first_content_offset(doc.text)
 
 
 def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
@@ -387,7 +388,7 @@ def check_expansion(obj: Any, budget: int, line: int) -> None:
             stack.extend(node)
 
 
-def add_object(obj: Any, doc: Document, result: LoadResult, origin: str) -> None:
+def add_object(obj: Any, doc: Document, result: LoadResult, origin: str, whole_document: bool = True) -> None:
     if obj is None:
         return  # an empty document
     if not isinstance(obj, dict):
@@ -398,7 +399,7 @@ def add_object(obj: Any, doc: Document, result: LoadResult, origin: str) -> None
     kind = obj.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
         for item in obj["items"]:
-            add_object(item, doc, result, origin)
+            add_object(item, doc, result, origin, whole_document=False)
         return
     api_version, meta = obj.get("apiVersion"), obj.get("metadata")
     name = meta.get("name") if isinstance(meta, dict) else None
@@ -415,4 +416,5 @@ def add_object(obj: Any, doc: Document, result: LoadResult, origin: str) -> None
         api_version=api_version, kind=kind, name=name,
         namespace=namespace if isinstance(namespace, str) else "",
         body=obj, file=doc.file, line=doc.line, source=doc.source, origin=origin,
+        text=doc.text if whole_document and doc.text else None, text_line=_chunk_start_line(doc),
     ))

@@ -12,6 +12,7 @@ from gate.checks import CHECKS, PROBES
 from gate.checks.base import Check, Context, Hit
 from gate.index import Index
 from gate.load import DEFAULT_MAX_FILE_BYTES, LoadResult, load_paths, paused_gc
+from gate.locate import field_line
 from gate.model import SEVERITY_RANK, Finding, ServiceChecklist, Skipped, Suppressed
 from gate.policy import Policy, load_policy, suppression_annotations
 from gate.sources import SourceError, check_options, gather_cluster_state, load_argocd_app
@@ -98,9 +99,10 @@ def severity(check: Check, hit: Hit, policy: Policy) -> str:
 def to_finding(check: Check, hit: Hit, policy: Policy) -> Finding:
     res = hit.resource
     target = res.derived_from if res is not None and res.derived_from is not None else res
+    line = hit.line or (field_line(res, hit.path) if res is not None and res is target and hit.path else None)
     return Finding(
         check=check.id, severity=severity(check, hit, policy), message=hit.message,
-        file=hit.file or (target.file if target else "<input>"), line=hit.line or (target.line if target else 1),
+        file=hit.file or (target.file if target else "<input>"), line=line or (target.line if target else 1),
         api_version=res.api_version if res else "", kind=res.kind if res else "",
         namespace=res.namespace if res else "", name=res.name if res else "",
         remediation=check.remediation, source=hit.source or (target.source if target else None),

@@ -26,15 +26,15 @@ def test_incident_example_fails_with_the_incident_findings():
     report = json.loads(proc.stdout)
     found = sorted((f["check"], f["resource"]["namespace"], f["file"], f["line"]) for f in report["findings"])
     assert found == [
-        ("listener-secret-missing", "traefik", "examples/incident/platform/gateway.yaml", 9),
+        ("listener-secret-missing", "traefik", "examples/incident/platform/gateway.yaml", 278),
         # the deadlock: pay, pay-sandbox and rbac listeners serve Secrets of Certificates in wave 1 (issue 3)
-        ("listener-secret-pending", "traefik", "examples/incident/platform/gateway.yaml", 9),
-        ("listener-secret-pending", "traefik", "examples/incident/platform/gateway.yaml", 9),
-        ("listener-secret-pending", "traefik", "examples/incident/platform/gateway.yaml", 9),
-        ("route-backend-missing", "acme-pay-production", "examples/incident/acme-pay-production/app.yaml", 40),
-        ("route-backend-missing", "acme-pay-sandbox", "examples/incident/acme-pay-sandbox/app.yaml", 40),
-        ("route-backend-missing", "acme-rbac-production", "examples/incident/acme-rbac-production/app.yaml", 40),
-        ("route-backend-missing", "acme-rbac-sandbox", "examples/incident/acme-rbac-sandbox/app.yaml", 40),
+        ("listener-secret-pending", "traefik", "examples/incident/platform/gateway.yaml", 242),
+        ("listener-secret-pending", "traefik", "examples/incident/platform/gateway.yaml", 254),
+        ("listener-secret-pending", "traefik", "examples/incident/platform/gateway.yaml", 266),
+        ("route-backend-missing", "acme-pay-production", "examples/incident/acme-pay-production/app.yaml", 56),
+        ("route-backend-missing", "acme-pay-sandbox", "examples/incident/acme-pay-sandbox/app.yaml", 56),
+        ("route-backend-missing", "acme-rbac-production", "examples/incident/acme-rbac-production/app.yaml", 56),
+        ("route-backend-missing", "acme-rbac-sandbox", "examples/incident/acme-rbac-sandbox/app.yaml", 56),
         ("sync-wave-order", "acme-pay-production", "examples/incident/acme-pay-production/app.yaml", 8),
         ("sync-wave-order", "acme-pay-sandbox", "examples/incident/acme-pay-sandbox/app.yaml", 8),
         ("sync-wave-order", "acme-rbac-production", "examples/incident/acme-rbac-production/app.yaml", 8),
@@ -61,7 +61,7 @@ def test_text_checklist_groups_by_service():
     assert "error listener-secret-pending: Gateway traefik/traefik-gateway: listener 'pay-https'" in block
     assert "[x] Issuer and ACME solver can validate the name" in block
     assert "[ ] Backend Service exists" in block
-    assert "at examples/incident/acme-pay-production/app.yaml:40" in block
+    assert "at examples/incident/acme-pay-production/app.yaml:56" in block
     assert out.rstrip().splitlines()[-1].startswith("FAILED: 11 errors")
 
 

@@ -38,19 +38,19 @@ def test_reference_grant_conformance_case():
     Checked by hand: the grant in gateway-conformance-app-backend names another Service (app-backend-v1),
     so app-backend-v2 is refused; the Services themselves live in the conformance base (not in this file).
     """
-    assert ("reference-not-permitted", 16) in findings(
+    assert ("reference-not-permitted", 30) in findings(
         "gateway-api/conformance/tests/httproute-partially-invalid-via-invalid-reference-grant.yaml")
 
 
 def test_portless_backend_invalid_example():
     """gateway-api's invalid example of a backendRef without a port is caught."""
-    assert ("route-backend-port-missing", 1) in findings(
+    assert ("route-backend-port-missing", 10) in findings(
         "gateway-api/hack/invalid-examples/standard/httproute/httproute-portless-backend.yaml")
 
 
 def test_cert_manager_docs_cross_namespace_listener():
     """cert-manager's docs Gateway with a certificateRef into other-namespace has no ReferenceGrant."""
-    assert ("reference-not-permitted", 1) in findings(
+    assert ("reference-not-permitted", 50) in findings(
         "cert-manager-website-docs-snippets/content/docs/usage/gateway/block-03-L172.yaml")
 
 

@@ -92,7 +92,7 @@ def test_stdin_through_the_cli():
     assert proc.returncode == 1
     report = json.loads(proc.stdout)
     assert [(f["check"], f["file"], f["line"]) for f in report["findings"]] == [
-        ("route-backend-missing", "<stdin>", 1)]
+        ("route-backend-missing", "<stdin>", 9)]
 
 
 def test_non_objects_are_skipped_not_fatal():

@@ -50,10 +50,11 @@ def ingress_backend_missing(ctx: Context) -> Iterator[Hit]:
         for where, name, port in ingress_backends(ingress):
             service = ctx.index.get("", "Service", ingress.namespace, name)
             if service is None:
-                yield Hit(ingress, f"{where} names Service {ingress.namespace}/{name}, {ctx.unresolved_note()}")
+                yield Hit(ingress, f"{where} names Service {ingress.namespace}/{name}, {ctx.unresolved_note()}",
+                          path=where)
             elif port is not None and not _service_has_port(service, port):
                 yield Hit(ingress, f"{where} uses port {port}, which Service {ingress.namespace}/{name} does not "
-                                   f"expose")
+                                   f"expose", path=where)
 
 
 def backend_services(ctx: Context) -> list[Resource]:

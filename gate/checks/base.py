@@ -43,6 +43,9 @@ class Hit:
     message: str
     file: str | None = None
     line: int | None = None
+    # The field the hit is about, e.g. "spec.listeners[2]" or ("metadata", "annotations", key):
+    # the finding's line becomes that field's when the document's layout shows it.
+    path: str | tuple[str | int, ...] | None = None
     source: str | None = None
     hostname: str | None = None
     unverified: bool = False

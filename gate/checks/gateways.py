@@ -80,7 +80,7 @@ def listener_secret_pending(ctx: Context) -> Iterator[Hit]:
                           f"listener '{listener.name}' ({listener.hostname or 'no hostname'}) serves Secret "
                           f"{ref.namespace}/{ref.name}, which exists only once Certificate {cert.namespace}/"
                           f"{cert.name} is issued: {why}; {blast_radius(ctx, listener)}",
-                          hostname=listener.hostname)
+                          hostname=listener.hostname, path=ref.path)
                 break
 
 
@@ -100,7 +100,7 @@ def listener_certificate_mismatch(ctx: Context) -> Iterator[Hit]:
             yield Hit(listener.gateway,
                       f"listener '{listener.name}' serves {listener.hostname} with Secret {ref.namespace}/{ref.name}, "
                       f"but Certificate {certs[0].namespace}/{certs[0].name} covers only {names}: clients get a "
-                      f"certificate for another name", hostname=listener.hostname)
+                      f"certificate for another name", hostname=listener.hostname, path=ref.path)
 
 
 def _hostname_problem(hostname: str) -> str | None:
@@ -222,7 +222,7 @@ def gateway_blast_radius(ctx: Context) -> Iterator[Hit]:
                 yield Hit(gateway, f"new listener '{listener.name}' ({listener.hostname or 'no hostname'}) serves "
                                    f"Secret {ref.namespace}/{ref.name}, not known to exist yet; "
                                    f"{blast_radius(ctx, listener)}",
-                          hostname=listener.hostname)
+                          hostname=listener.hostname, path=listener.path)
 
 
 @check("route-parent-missing", "error", item="route", unresolved=True,
@@ -236,14 +236,15 @@ def route_parent_missing(ctx: Context) -> Iterator[Hit]:
         for parent in route.parents:
             if (parent.group, parent.kind) != (GATEWAY_GROUP, "Gateway"):
                 continue  # mesh (Service) and ListenerSet parents are out of scope
-            where = f"spec.parentRefs[{parent.position}] names {parent.label}"
+            path = f"spec.parentRefs[{parent.position}]"
+            where = f"{path} names {parent.label}"
             if parent.gateway is None:
-                yield Hit(res, f"{where}, {ctx.unresolved_note()}")
+                yield Hit(res, f"{where}, {ctx.unresolved_note()}", path=path)
                 continue
             if not parent.listeners and ctx.index.listeners_by_gateway.get(parent.gateway.key):
                 yield Hit(res, f"{where}: the Gateway has no listener with that "
-                               f"{'sectionName' if parent.section_name else 'port'}")
+                               f"{'sectionName' if parent.section_name else 'port'}", path=path)
                 continue
             _, reason = attachable(ctx, parent.listeners, res.namespace, res.kind, route.hostnames)
             if reason:
-                yield Hit(res, f"{where}: {reason} (Accepted=False)")
+                yield Hit(res, f"{where}: {reason} (Accepted=False)", path=path)

@@ -13,7 +13,7 @@ from typing import Any
 
 from gate.checks.base import Check, Context, Hit, Probe, collector
 from gate.imageref import ImageRef, InvalidReference, parse
-from gate.k8s import containers
+from gate.k8s import WORKLOAD_TEMPLATE_PATHS, as_list, containers, dig
 from gate.model import Resource
 from gate.probes import registry as reg
 from gate.probes.credentials import CredentialStore
@@ -46,7 +46,18 @@ def parsed_images(ctx: Context) -> Iterator[tuple[Resource, str, str, Any, Image
 
 
 def _hit(workload: Resource, fieldname: str, name: str, image: Any, text: str, **extra: Any) -> Hit:
-    return Hit(workload, f"{fieldname} {name!r}: {text}", image=str(image), **extra)
+    return Hit(workload, f"{fieldname} {name!r}: {text}", image=str(image),
+               path=container_path(workload, fieldname, name), **extra)
+
+
+def container_path(workload: Resource, fieldname: str, name: str) -> tuple[str | int, ...] | None:
+    """Where the named container sits in the workload, e.g. spec.template.spec.containers[1]."""
+    template = () if workload.kind == "Pod" else WORKLOAD_TEMPLATE_PATHS.get(workload.kind)
+    if template is None:
+        return None
+    found = as_list(dig(workload.body, *template, "spec", fieldname))
+    position = next((i for i, c in enumerate(found) if isinstance(c, dict) and c.get("name") == name), None)
+    return None if position is None else (*template, "spec", fieldname, position)
 
 
 # -- the registry probe --------------------------------------------------------------------------

@@ -56,4 +56,4 @@ def listener_secret_missing(ctx: Context) -> Iterator[Hit]:
                       f"listener '{listener.name}' ({listener.hostname or 'no hostname'}) references Secret "
                       f"{ref.namespace}/{ref.name}, which no Certificate produces and which is "
                       f"{ctx.unresolved_note()}; {blast_radius(ctx, listener)}",
-                      hostname=listener.hostname)
+                      hostname=listener.hostname, path=ref.path)

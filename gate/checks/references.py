@@ -26,7 +26,7 @@ def route_backend_missing(ctx: Context) -> Iterator[Hit]:
         for ref in route.backends:
             if _is_service(ref) and ref.target is None:
                 yield Hit(route.resource, f"{ref.path} names Service {ref.namespace}/{ref.name}, "
-                                          f"{ctx.unresolved_note()}")
+                                          f"{ctx.unresolved_note()}", path=ref.path)
 
 
 @check("route-backend-port-missing", "error", item="backend",
@@ -39,13 +39,13 @@ def route_backend_port_missing(ctx: Context) -> Iterator[Hit]:
                 continue
             if ref.port is None:
                 yield Hit(route.resource, f"{ref.path} names Service {ref.namespace}/{ref.name} without a "
-                                          f"port (required for a Service backend)")
+                                          f"port (required for a Service backend)", path=ref.path)
             elif ref.target is not None and ref.service_port is None:
                 ports = sorted(str(p.get("port")) for p in as_list(ref.target.spec.get("ports"))
                                if isinstance(p, dict))
                 yield Hit(route.resource, f"{ref.path} uses port {ref.port}, which Service "
                                           f"{ref.namespace}/{ref.name} does not expose (ports: "
-                                          f"{', '.join(ports) or 'none'})")
+                                          f"{', '.join(ports) or 'none'})", path=f"{ref.path}.port")
 
 
 @check("reference-not-permitted", "error", item="listener",
@@ -60,11 +60,11 @@ def reference_not_permitted(ctx: Context) -> Iterator[Hit]:
                                             f"{ref.namespace}/{ref.name} from another namespace, and no "
                                             f"ReferenceGrant in '{ref.namespace}' allows Gateways from "
                                             f"'{listener.gateway.namespace}' (ResolvedRefs=False/RefNotPermitted)",
-                          hostname=listener.hostname)
+                          hostname=listener.hostname, path=ref.path)
     for route in ctx.index.routes:
         for ref in route.backends:
             if not ref.permitted:
                 yield Hit(route.resource, f"{ref.path} names {ref.kind} {ref.namespace}/{ref.name} in another "
                                           f"namespace, and no ReferenceGrant in '{ref.namespace}' allows "
                                           f"{route.resource.kind}s from '{route.resource.namespace}' "
-                                          f"(ResolvedRefs=False/RefNotPermitted)")
+                                          f"(ResolvedRefs=False/RefNotPermitted)", path=ref.path)

@@ -88,12 +88,13 @@ def sync_wave_invalid(ctx: Context) -> Iterator[Hit]:
         value = resource.annotations.get(SYNC_WAVE)
         if value is None:
             continue
+        where = ("metadata", "annotations", SYNC_WAVE)
         if not isinstance(value, str):
             yield Hit(resource, f"{SYNC_WAVE} is the {type(value).__name__} {value!r}: annotation values must "
-                                f"be strings, and kubectl and Argo CD refuse the object")
+                                f"be strings, and kubectl and Argo CD refuse the object", path=where)
         elif _integer(value) is None:
             yield Hit(resource, f"{SYNC_WAVE} is {value!r}, not an integer: Argo CD silently uses wave 0 "
-                                f"(or the Helm hook weight) instead")
+                                f"(or the Helm hook weight) instead", path=where)
 
 
 def dependencies(index: Index) -> Iterator[tuple[Resource, Resource, str]]:

@@ -57,15 +57,15 @@ def test_healthy_images_pass(open_registry, tmp_path):
 
 
 def test_missing_tag_fails_its_service(open_registry, tmp_path):
-    """One tag that was never pushed: image-not-found at the workload's file:line, [ ] under its service."""
+    """One tag that was never pushed: image-not-found at the container's file:line, [ ] under its service."""
     folder = healthy_copy(tmp_path, open_registry.host)
     app = folder / "acme-pay-production" / "app.yaml"
     app.write_text(app.read_text().replace("acme/pay-web:1.4.2", "acme/pay-web:1.4.3"))
     report = image_run([folder], insecure=open_registry.host)
     assert [f.check for f in report.findings] == ["image-not-found"]
     finding = report.findings[0]
-    deployment_line = app.read_text().splitlines().index("kind: Deployment")  # 1-based: its apiVersion line
-    assert (finding.file, finding.line) == (str(app), deployment_line)
+    container_line = app.read_text().splitlines().index("      - name: web") + 1  # the container's `- name:`
+    assert (finding.file, finding.line) == (str(app), container_line)
     assert finding.image == f"{open_registry.host}/acme/pay-web:1.4.3" and "1.4.3" in finding.message
     assert finding.kind == "Deployment" and not finding.unverified and not report.passed
     items = image_items(report)
@@ -73,7 +73,7 @@ def test_missing_tag_fails_its_service(open_registry, tmp_path):
     text = FORMATS["text"](report, False)
     service = text[text.index("https://pay.example.com\n"):]
     service = service[:service.index("\n\n")]
-    assert f"[ ] {LABEL}" in service and f"at {app}:{deployment_line}" in service
+    assert f"[ ] {LABEL}" in service and f"at {app}:{container_line}" in service
 
 
 def test_offline_makes_no_registry_request(tmp_path):

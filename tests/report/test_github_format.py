@@ -39,7 +39,7 @@ def test_incident_annotations_point_at_files_and_lines():
     assert len(commands) == len(expected) and {name for name, _, _ in commands} == {"error"}
     assert [(p["title"], p["line"]) for _, p, _ in commands] == [(f["check"], str(f["line"])) for f in expected]
     where = {(p["file"], p["line"], p["title"]) for _, p, _ in commands}
-    assert ("examples/incident/acme-pay-production/app.yaml", "40", "route-backend-missing") in where
+    assert ("examples/incident/acme-pay-production/app.yaml", "56", "route-backend-missing") in where
     assert all("\nRemediation: " in data for _, _, data in commands)
 
 

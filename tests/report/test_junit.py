@@ -38,7 +38,7 @@ def test_incident_has_one_failing_case_per_check_and_resource():
     failed = {key: c for key, c in cases(root).items() if c.find("failure") is not None}
     assert set(failed) == expected
     route = failed[("route-backend-missing", "HTTPRoute acme-pay-production/pay-route")]
-    assert (route.get("file"), route.get("line")) == ("examples/incident/acme-pay-production/app.yaml", "40")
+    assert (route.get("file"), route.get("line")) == ("examples/incident/acme-pay-production/app.yaml", "56")
     assert "Deploy the backend Service" in route.find("failure").text
     assert int(root.get("tests")) == sum(int(s.get("tests")) for s in root.iter("testsuite"))
 

@@ -39,8 +39,8 @@ def test_incident_has_a_table_per_failing_service_with_links(monkeypatch):
     head, folded = text.split("<details>", 1)
     failing = re.findall(r"^### ❌ https://(\S+)$", head, re.MULTILINE)
     assert {"pay.example.com", "pay.sandbox.example.com", "rbac.example.com", "rbac.sandbox.example.com"} <= set(failing)
-    assert re.search(r"\[examples/incident/acme-pay-production/app\.yaml:40\]"
-                     r"\(examples/incident/acme-pay-production/app\.yaml#L40\)", head)
+    assert re.search(r"\[examples/incident/acme-pay-production/app\.yaml:56\]"
+                     r"\(examples/incident/acme-pay-production/app\.yaml#L56\)", head)
     quiet = re.findall(r"^### \S+ https://(\S+)$", folded, re.MULTILINE)
     assert f"<summary>{len(quiet)} services without findings" in folded and "</details>" in folded
     assert len(quiet) + len(re.findall(r"^### ", head, re.MULTILINE)) == 23 and "admin.example.com" in quiet

@@ -35,7 +35,7 @@ def test_incident_sarif_is_valid_with_one_result_per_finding():
         assert place["artifactLocation"]["uri"].startswith("examples/incident/")
         assert place["region"]["startLine"] > 1
     missing = [r for r in results if r["ruleId"] == "route-backend-missing"]
-    assert {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in missing} == {40}
+    assert {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in missing} == {56}
 
 
 @needs_shared
