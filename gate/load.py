@@ -88,6 +88,21 @@ def yaml11_sensitive(text: str) -> bool:
 class ManifestLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """SafeLoader, read as Kubernetes reads YAML (sigs.k8s.io/yaml)."""
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicate_keys: list[tuple[int, str]] = []  # (0-based line, key)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # PyYAML keeps the last of two equal keys without a word; kubectl and Argo CD (go-yaml)
+        # refuse the document ("mapping key already defined"): what a reviewer reads is not applied.
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                if key_node.value in seen:
+                    self.duplicate_keys.append((key_node.start_mark.line, key_node.value))
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
 
 def _as_string(loader: yaml.BaseLoader, node: yaml.Node) -> str:
     return loader.construct_scalar(node)  # type: ignore[arg-type]
@@ -110,12 +125,14 @@ class Document:
 
 
 class Problem(NamedTuple):
-    """A document (or file) that could not become resources: reported as `manifest-invalid`."""
+    """Something wrong with the input itself, reported as `check` (`manifest-invalid` when a document
+    or file could not become resources)."""
 
     file: str
     line: int
     message: str
     source: str | None = None
+    check: str = "manifest-invalid"
 
 
 @dataclass
@@ -247,7 +264,8 @@ def load_bytes(data: bytes, name: str, result: LoadResult, *, origin: str = "ren
         try:
             # A cluster-state snapshot is one `kind: List` document as big as the cluster: only the
             # file limit applies to it. A rendered object above etcd's size is not an object.
-            obj = parse_document(doc, max_bytes=max_file_bytes if origin == "cluster" else MAX_DOCUMENT_BYTES)
+            obj = parse_document(doc, max_bytes=max_file_bytes if origin == "cluster" else MAX_DOCUMENT_BYTES,
+                                 problems=result.problems)
         except InputError as exc:
             result.problems.append(invalid(doc.file, exc.line, str(exc), doc.source))
             continue
@@ -314,8 +332,10 @@ def _chunk_start_line(doc: Document) -> int:
     return doc.start or doc.line - _first_content_offset(doc.text)
 
 
-def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
-    """One document's text -> Python objects, or an InputError that says why and where."""
+def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES, problems: list[Problem] | None = None) -> Any:
+    """One document's text -> Python objects, or an InputError that says why and where.
+
+    Problems that do not stop the document (duplicate keys) are added to `problems`."""
     if len(doc.text) > max_bytes:
         raise InputError(f"document is {len(doc.text) / 1048576:.1f} MiB, larger than the API server "
                          f"accepts; not parsed", doc.line)
@@ -328,8 +348,9 @@ def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
             return yaml_rs.loads(doc.text, parse_datetime=False)
         except Exception:  # noqa: BLE001, S110 - libyaml below gives the canonical error message
             pass
+    loader = ManifestLoader(doc.text)
     try:
-        obj = yaml.load(doc.text, Loader=ManifestLoader)  # noqa: S506 - a SafeLoader subclass
+        obj = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if mark is exc.problem_mark and exc.context_mark and mark.line >= doc.text.count("\n"):
@@ -340,6 +361,14 @@ def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
         raise InputError(f"YAML does not parse: {exc}", doc.line) from None
     except RecursionError:
         raise InputError("document is nested too deeply to be a Kubernetes object", doc.line) from None
+    finally:
+        loader.dispose()
+    if problems is not None:
+        for line, key in loader.duplicate_keys:
+            problems.append(Problem(doc.file, _chunk_start_line(doc) + line, f"key {key!r} appears twice in one "
+                                    f"mapping: YAML parsers keep the last value, kubectl and Argo CD refuse the "
+                                    f"document (\"mapping key already defined\")", doc.source,
+                                    "manifest-duplicate-key"))
     if "&" in doc.text and "*" in doc.text:
         check_expansion(obj, budget=max(MIN_NODE_BUDGET, len(doc.text)), line=doc.line)
     return obj

@@ -110,3 +110,10 @@ def test_cert_manager_docs_skipped_listeners():
     skipped = sorted(f.message.split("'")[1] for f in report.findings if f.check == "shim-listener-skipped")
     assert skipped == ["example-2", "example-4"]
     assert any(f.check == "gateway-invalid" and "example-3" in f.message for f in report.findings)
+
+
+def test_envoy_gateway_common_labels_render_has_duplicate_keys():
+    """envoy-gateway's Helm test render with commonLabels repeats app.kubernetes.io/name and /instance in
+    one labels mapping (checked by hand at lines 15 and 18, 14 and 19): kubectl refuses that."""
+    found = findings("envoy-gateway/test/helm/gateway-helm/common-labels.out.yaml")
+    assert ("manifest-duplicate-key", 18) in found and ("manifest-duplicate-key", 19) in found

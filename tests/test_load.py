@@ -209,3 +209,12 @@ def test_cluster_state_list_may_exceed_the_document_limit(tmp_path):
         load.MAX_DOCUMENT_BYTES = original
     assert rendered.resources == [] and "larger than the API server accepts" in rendered.problems[0].message
     assert len(known.resources) == 200 and known.problems == []
+
+
+def test_duplicate_key_is_reported_at_its_line_and_the_last_value_kept(tmp_path):
+    """Two equal keys in one mapping: manifest-duplicate-key at the second one; the object still loads."""
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  mode: blue\n  other: x\n  mode: green\n"
+    report = check_text(tmp_path, "---\n" + text)
+    assert [(f.check, f.line) for f in report.findings] == [("manifest-duplicate-key", 9)]
+    result = loaded(text)
+    assert result.resources[0].body["data"]["mode"] == "green"

@@ -59,8 +59,8 @@ class Context:
 
     index: Index
     settings: dict[str, Any] = field(default_factory=dict)  # the merged policy document
-    # (file, line, message, helm source) of documents the loader could not use
-    load_problems: list[tuple[str, int, str, str | None]] = field(default_factory=list)
+    # (file, line, message, helm source, check id) of what the loader found wrong with the input
+    load_problems: list[tuple[str, int, str, str | None, str]] = field(default_factory=list)
     # (file, line, message) of policy exemptions past their `expires` date
     expired_exemptions: list[tuple[str, int, str]] = field(default_factory=list)
     offline: bool = False

@@ -16,8 +16,21 @@ check = collector(CHECKS)
        remediation="Fix the document at the given line (render Helm charts with `helm template` first); "
                    "the other documents are still checked.")
 def manifest_invalid(ctx: Context) -> Iterator[Hit]:
-    for file, line, message, source in ctx.load_problems:
-        yield Hit(None, message, file=file, line=line, source=source)
+    return _load_problems(ctx, "manifest-invalid")
+
+
+@check("manifest-duplicate-key", "error",
+       title="A mapping has the same key twice",
+       remediation="Keep one of the two keys: YAML libraries silently keep the last value, while kubectl and "
+                   "Argo CD refuse the whole document.")
+def manifest_duplicate_key(ctx: Context) -> Iterator[Hit]:
+    return _load_problems(ctx, "manifest-duplicate-key")
+
+
+def _load_problems(ctx: Context, check_id: str) -> Iterator[Hit]:
+    for file, line, message, source, problem in ctx.load_problems:
+        if problem == check_id:
+            yield Hit(None, message, file=file, line=line, source=source)
 
 
 @check("manifest-duplicate", "error",
