@@ -441,7 +441,13 @@ class RegistryClient:
                     if target.scheme not in ("http", "https"):
                         raise _Failure(BAD_FORMAT, f"redirect to an unsupported scheme {target.scheme!r}")
                     if _origin(target) != _origin(current):
-                        # A redirect to another origin (a CDN, a hostile host) never carries credentials.
+                        # A redirect to another origin (a CDN, a hostile host) never carries credentials:
+                        # not the Authorization header, and not a form body, which only the
+                        # identity-token grant sends (a 307/308 would repost its refresh token).
+                        if data is not None and response.status_code in (307, 308):
+                            raise _Failure(AUTHENTICATION, f"the token service {current.host} redirected the "
+                                                           f"credential-bearing request to {target.host}; not "
+                                                           f"followed")
                         headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
                     if response.status_code == 303:
                         method, data = "GET", None

@@ -370,3 +370,26 @@ def test_no_secret_in_answers_reprs_or_debug_logs(token_setup, basic_registry, t
         assert secret not in text
     assert "eyJ" not in text  # no JWT (issued tokens start with the base64 of '{"')
     assert "Authorization" not in caplog.text
+
+
+def test_token_post_is_not_reposted_to_another_host():
+    """A token service answering the identity-token POST with a 307 to another host: the refresh token
+    is not sent there; the failure says why."""
+    other = LocalServer(lambda request: (200, {"Content-Type": "application/json"}, b'{"token": "t"}'))
+    service = LocalServer(lambda request: (307, {"Location": f"{other.url('localhost')}/token"}, b""))
+    store = CredentialStore("/nonexistent/config.json", env={})
+
+    async def post():
+        async with reg.RegistryClient(store, reg.RegistrySettings()) as client:
+            return await client._send("POST", f"{service.url()}/token", {}, None,
+                                      data={"grant_type": "refresh_token", "refresh_token": IDENTITY_TOKEN})
+    try:
+        with pytest.raises(reg._Failure) as failure:
+            asyncio.run(post())
+    finally:
+        service.stop()
+        other.stop()
+    assert service.seen and IDENTITY_TOKEN.encode() in service.seen[0].body
+    assert other.seen == []
+    assert "redirected the credential-bearing request" in str(failure.value.detail)
+    assert IDENTITY_TOKEN not in str(failure.value.detail)
