@@ -91,7 +91,7 @@ def severity(check: Check, hit: Hit, policy: Policy) -> str:
     explicit = policy.severities.get(check.id)
     if explicit:
         return explicit
-    if check.unresolved and policy.settings.get("unresolvedReferences"):
+    if check.unresolved and hit.points_at_nothing and policy.settings.get("unresolvedReferences"):
         return policy.settings["unresolvedReferences"]
     return hit.severity or check.severity
 

@@ -150,3 +150,27 @@ def test_annotation_on_pod_template_is_honoured(tmp_path):
     """
     report = check_text(tmp_path, render)
     assert ids(report) == [] and [s.finding.check for s in report.suppressed] == ["sync-wave-invalid"]
+
+
+def test_unresolved_references_setting_leaves_other_faults_of_those_checks_alone(tmp_path):
+    """unresolvedReferences: warning downgrades a missing Service, not a wrong port on an existing one."""
+    render = """
+    apiVersion: networking.k8s.io/v1
+    kind: Ingress
+    metadata: {name: web, namespace: shop}
+    spec:
+      rules:
+      - http:
+          paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 8080}}}}
+          - {path: /api, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web, namespace: shop}
+    spec: {ports: [{port: 80}]}
+    """
+    report = check_text(tmp_path, render, policy=policy_file(tmp_path, "unresolvedReferences: warning\n"))
+    found = sorted((f.check, f.severity, "does not expose" in f.message) for f in report.findings
+                   if f.check == "ingress-backend-missing")
+    assert found == [("ingress-backend-missing", "error", True), ("ingress-backend-missing", "warning", False)]

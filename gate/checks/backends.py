@@ -54,7 +54,7 @@ def ingress_backend_missing(ctx: Context) -> Iterator[Hit]:
                           path=where)
             elif port is not None and not _service_has_port(service, port):
                 yield Hit(ingress, f"{where} uses port {port}, which Service {ingress.namespace}/{name} does not "
-                                   f"expose", path=where)
+                                   f"expose", path=where, points_at_nothing=False)
 
 
 def backend_services(ctx: Context) -> list[Resource]:
@@ -93,4 +93,5 @@ def service_selects_nothing(ctx: Context) -> Iterator[Hit]:
             if isinstance(target, str) and not target.isdigit() and target not in declared:
                 names = ", ".join(sorted(str(n) for n in declared if n)) or "none"
                 yield Hit(service, f"port {as_dict(port).get('port')} targets the port name '{target}', which no "
-                                   f"container of {workloads[0][0].ref} declares (named ports: {names})")
+                                   f"container of {workloads[0][0].ref} declares (named ports: {names})",
+                          points_at_nothing=False)

@@ -51,6 +51,9 @@ class Hit:
     unverified: bool = False
     image: str | None = None
     severity: str | None = None  # overrides the check's default (not an explicit policy setting)
+    # False for a hit of an `unresolved` check that is about something other than a missing object
+    # (a wrong port): policy `unresolvedReferences` then leaves its severity alone.
+    points_at_nothing: bool = True
 
 
 @dataclass

@@ -38,7 +38,7 @@ def certificate_issuer_missing(ctx: Context) -> Iterator[Hit]:
         group, kind, name = issuer_ref(cert)
         if not name:
             if cert.derived_from is None:
-                yield Hit(cert, "has no spec.issuerRef.name (cert-manager refuses it)")
+                yield Hit(cert, "has no spec.issuerRef.name (cert-manager refuses it)", points_at_nothing=False)
             continue  # kubernetes.io/tls-acme alone: the controller's --default-issuer-* flags decide
         if issuer_for(ctx.index, cert) is not None:
             continue

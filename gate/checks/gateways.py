@@ -243,8 +243,9 @@ def route_parent_missing(ctx: Context) -> Iterator[Hit]:
                 continue
             if not parent.listeners and ctx.index.listeners_by_gateway.get(parent.gateway.key):
                 yield Hit(res, f"{where}: the Gateway has no listener with that "
-                               f"{'sectionName' if parent.section_name else 'port'}", path=path)
+                               f"{'sectionName' if parent.section_name else 'port'}", path=path,
+                          points_at_nothing=False)
                 continue
             _, reason = attachable(ctx, parent.listeners, res.namespace, res.kind, route.hostnames)
             if reason:
-                yield Hit(res, f"{where}: {reason} (Accepted=False)", path=path)
+                yield Hit(res, f"{where}: {reason} (Accepted=False)", path=path, points_at_nothing=False)
