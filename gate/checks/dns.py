@@ -248,7 +248,8 @@ class Expected:
 
     def describe(self) -> str:
         if self.lb is None:
-            return "no load balancer known"
+            return ("the load balancer, which is not known (pass --lb-hostname or --lb-address, or set "
+                    "loadBalancer in the policy)")
         parts = [f"a CNAME to {' or '.join(self.lb.hostnames)}"] if self.lb.hostnames else []
         if self.v4 or self.v6:
             parts.append(f"addresses within {', '.join(sorted(self.v4 | self.v6))}")
