@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from gate.acme import certificate_names
 from gate.checks.base import Check, Context, Hit, collector
 from gate.checks.listeners import blast_radius, controller, terminating_listeners
-from gate.checks.waves import PHASES, step_of
+from gate.checks.waves import step_of
 from gate.index import Listener
 from gate.k8s import GATEWAY_GROUP, as_dict, as_list, hostname_covers, hostnames_intersect
 from gate.model import Resource
@@ -47,7 +47,7 @@ def attachable(ctx: Context, listeners: list[Listener], namespace: str, kind: st
 
 def _step_rank(resource: Resource) -> tuple[int, int] | None:
     step = step_of(resource)
-    return None if step is None else (PHASES[step.phase], step.wave)
+    return None if step is None else step.rank
 
 
 @check("listener-secret-pending", "error", item="listener",

@@ -12,9 +12,10 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from gate.acme import issuer_for, issuer_ref
 from gate.checks.base import Check, Context, Hit, collector
 from gate.index import Index
-from gate.k8s import CERT_MANAGER_GROUP, GATEWAY_GROUP, as_dict
+from gate.k8s import GATEWAY_GROUP
 from gate.model import Resource
 
 CHECKS: list[Check] = []
@@ -48,6 +49,11 @@ class Step(NamedTuple):
 
     def __str__(self) -> str:
         return f"wave {self.wave}" if self.phase == "Sync" else f"{self.phase} hook, wave {self.wave}"
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """What Argo CD waits between: a later rank starts only once earlier ones are Healthy."""
+        return (PHASES[self.phase], self.wave)
 
 
 def _integer(value: object) -> int | None:
@@ -134,14 +140,9 @@ def dependencies(index: Index) -> Iterator[tuple[Resource, Resource, str]]:
     for cert in index.certificates:
         if cert.derived_from is not None:
             continue
-        issuer_ref = as_dict(cert.spec.get("issuerRef"))
-        kind = issuer_ref.get("kind") or "Issuer"
-        group = issuer_ref.get("group") or CERT_MANAGER_GROUP
-        name = issuer_ref.get("name")
-        if isinstance(name, str) and kind in ("Issuer", "ClusterIssuer"):
-            issuer = index.get(group, kind, cert.namespace if kind == "Issuer" else "", name)
-            if issuer is not None:
-                yield cert, issuer, f"{cert.ref} is issued by it"
+        issuer = issuer_for(index, cert) if issuer_ref(cert)[1] in ("Issuer", "ClusterIssuer") else None
+        if issuer is not None:
+            yield cert, issuer, f"{cert.ref} is issued by it"
 
 
 @check("sync-wave-order", "error", item="order",
@@ -161,7 +162,7 @@ def sync_wave_order(ctx: Context) -> Iterator[Hit]:
         if dependency.origin != "render" or dependent.origin != "render":
             continue  # already in the cluster: nothing to wait for
         first, then = step(dependency), step(dependent)
-        if first is None or then is None or (PHASES[first.phase], first.wave) <= (PHASES[then.phase], then.wave):
+        if first is None or then is None or first.rank <= then.rank:
             continue
         entries = late.setdefault(id(dependency), [])
         if not any(d is dependent for d, _, _ in entries):
