@@ -183,10 +183,10 @@ def suppression_annotations(resource: Resource) -> Iterator[tuple[str, str, str]
         sources.append(("pod template annotations", dig(template, "metadata", "annotations")))
     if resource.derived_from is not None:
         sources.append((f"{resource.derived_from.kind} annotations", resource.derived_from.annotations))
-    for where, annotations in sources:
-        if not isinstance(annotations, dict):
+    for where, found in sources:
+        if not isinstance(found, dict):
             continue
-        for key, value in annotations.items():
+        for key, value in found.items():
             if isinstance(key, str) and key.startswith(IGNORE_PREFIX):
                 reason = value.strip() if isinstance(value, str) else ""
                 yield f"{where} {key}", key[len(IGNORE_PREFIX):], reason
