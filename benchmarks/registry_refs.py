@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 from registry_server import LocalServer, push_image, push_manifest, start_registry
 
-from gate.imageref import parse
+from gate.domain.imageref import parse
 from gate.probes import registry as reg
 from gate.probes.credentials import CredentialStore
 

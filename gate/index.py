@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from gate.k8s import (
+from gate.domain.kube import (
     CERT_MANAGER_GROUP,
     CLUSTER_SCOPED_KINDS,
     GATEWAY_GROUP,
@@ -22,7 +22,7 @@ from gate.k8s import (
     selector_matches,
 )
 from gate.model import Resource
-from gate.shims import derived_certificates
+from gate.domain.shims import derived_certificates
 
 ROUTE_KINDS = ("HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute")
 # Protocols whose routes a listener admits when allowedRoutes.kinds is not set (Gateway API spec).
@@ -140,7 +140,7 @@ class Index:
 
         self.namespaces: dict[str, Resource] = {r.name: r for r in self.all_of("", "Namespace")}
         self.certificates: list[Resource] = list(self.of(CERT_MANAGER_GROUP, "Certificate"))
-        # What ingress-shim and gateway-shim will create (issue 3); see gate/shims.py for precedence
+        # What ingress-shim and gateway-shim will create (issue 3); see gate/domain/shims.py for precedence
         self.certificates += derived_certificates(self.certificates, self.of(None, "Ingress"),
                                                   self.of(GATEWAY_GROUP, "Gateway"))
         self.certificates_by_secret: dict[tuple[str, str], list[Resource]] = defaultdict(list)

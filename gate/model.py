@@ -34,7 +34,7 @@ class Resource:
     origin: str = "render"
     derived_from: Resource | None = None  # set on objects a controller will create (shim Certificates)
     # The text of the document the object is alone in, and the file line of its first line: where
-    # `gate.locate` finds the line of a field (None for List items, JSON and API objects).
+    # `gate.sources.field_lines` finds the line of a field (None for List items, JSON and API objects).
     text: str | None = field(default=None, repr=False)
     text_line: int = 1
 

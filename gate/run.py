@@ -11,11 +11,11 @@ from gate.checklist import build_checklists
 from gate.checks import CHECKS, PROBES
 from gate.checks.base import Check, Context, Hit
 from gate.index import Index
-from gate.load import DEFAULT_MAX_FILE_BYTES, LoadResult, load_paths, paused_gc
-from gate.locate import field_line
+from gate.sources.files import DEFAULT_MAX_FILE_BYTES, LoadResult, load_paths, paused_gc
+from gate.sources.field_lines import field_line
 from gate.model import SEVERITY_RANK, Finding, ServiceChecklist, Skipped, Suppressed
 from gate.policy import Policy, load_policy, suppression_annotations
-from gate.sources import SourceError, check_options, gather_cluster_state, load_argocd_app
+from gate.sources.snapshot import SourceError, check_options, gather_cluster_state, load_argocd_app
 
 FAIL_ON = ("error", "warning")
 

@@ -14,7 +14,7 @@ from conftest import EXAMPLES, FIXTURES, ROOT, gate_cli, write
 
 from gate.checks import CHECKS
 from gate.run import RunConfig, UsageError, run
-from gate.sources import load_snapshots
+from gate.sources.snapshot import load_snapshots
 
 needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 SNAPSHOT = EXAMPLES / "cluster-state" / "incident.yaml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import CORPUS, needs_corpus
 
-from gate.load import iter_manifest_files
+from gate.sources.files import iter_manifest_files
 from gate.run import RunConfig, run
 
 pytestmark = needs_corpus

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from conftest import ROOT, gate_cli
 
-from gate.cluster import KINDS
+from gate.sources.kube import KINDS
 
 DEPLOY = ROOT / "deploy" / "argocd"
 HOOK = "argocd.argoproj.io/hook"
@@ -110,7 +110,7 @@ def test_argocd_job_is_a_safe_presync_hook():
 
 
 def test_argocd_rbac_is_get_and_list_on_exactly_the_kinds_the_gate_reads():
-    """The ClusterRole grants get/list on the kinds `--kube` lists (gate/cluster.py), nothing more."""
+    """The ClusterRole grants get/list on the kinds `--kube` lists (gate/sources/kube.py), nothing more."""
     objects = deploy_objects()
     granted = set()
     for rule in objects["ClusterRole"]["rules"]:

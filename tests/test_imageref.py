@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gate.imageref import InvalidReference, parse
+from gate.domain.imageref import InvalidReference, parse
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 

@@ -10,7 +10,7 @@ import time
 import pytest
 from conftest import check_text, gate_cli, ids, write
 
-from gate.load import LoadResult, load_bytes, load_paths
+from gate.sources.files import LoadResult, load_bytes, load_paths
 from gate.run import RunConfig, run
 
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: app\nspec:\n  ports: [{{port: 80}}]\n"
@@ -194,7 +194,7 @@ def test_special_file_is_exit_2(tmp_path):
 
 def test_cluster_state_list_may_exceed_the_document_limit(tmp_path):
     """A snapshot's single `kind: List` may be bigger than a rendered object may be (etcd-sized)."""
-    from gate import load
+    from gate.sources import files as load
 
     item = "- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: s{i}\n    namespace: a\n"
     text = "apiVersion: v1\nkind: List\nitems:\n" + "".join(item.format(i=i) for i in range(200))

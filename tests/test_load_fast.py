@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from conftest import CORPUS, needs_corpus
-from gate.load import Document, ManifestLoader, iter_manifest_files, parse_document, split_documents, yaml11_sensitive
-from gate.load import yaml_rs
+from gate.sources.files import Document, ManifestLoader, iter_manifest_files, parse_document, split_documents, yaml11_sensitive
+from gate.sources.files import yaml_rs
 
 needs_yaml_rs = pytest.mark.skipif(yaml_rs is None, reason="yaml-rs is not installed (pip install ingress-gate[fast])")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gate.locate import line_of
+from gate.sources.field_lines import line_of
 
 DOC = """\
 ---

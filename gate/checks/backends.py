@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gate.checks.base import Check, Context, Hit, collector
-from gate.k8s import as_dict, as_list, containers, dig
+from gate.domain.kube import as_dict, as_list, containers, dig
 from gate.model import Resource
 
 CHECKS: list[Check] = []

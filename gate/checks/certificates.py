@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from gate import shims
-from gate.acme import SolverChoice, certificate_names, choose_solver, issuer_for, issuer_ref
+from gate.domain import shims
+from gate.domain.certmanager import SolverChoice, certificate_names, choose_solver, issuer_for, issuer_ref
 from gate.checks.base import Check, Context, Hit, collector
 from gate.checks.gateways import attachable
-from gate.k8s import CERT_MANAGER_GROUP, GATEWAY_GROUP, as_dict, as_list, hostname_covers
+from gate.domain.kube import CERT_MANAGER_GROUP, GATEWAY_GROUP, as_dict, as_list, hostname_covers
 from gate.model import Resource
 
 CHECKS: list[Check] = []

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from gate.acme import SolverChoice, validated_names
+from gate.domain.certmanager import SolverChoice, validated_names
 from gate.checks.base import Check, Context, Hit, Probe, collector
 from gate.index import Index
-from gate.k8s import GATEWAY_GROUP, as_dict, as_list, dig, ingress_hosts, normalize_host
+from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, dig, ingress_hosts, normalize_host
 from gate.model import Resource
 from gate.probes.dns import (
     DEFAULT_LIFETIME,

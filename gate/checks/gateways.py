@@ -8,12 +8,12 @@ import ipaddress
 from collections import Counter
 from collections.abc import Iterator
 
-from gate.acme import certificate_names
+from gate.domain.certmanager import certificate_names
 from gate.checks.base import Check, Context, Hit, collector
 from gate.checks.listeners import blast_radius, controller, terminating_listeners
 from gate.checks.waves import step_of
 from gate.index import Listener
-from gate.k8s import GATEWAY_GROUP, as_dict, as_list, hostname_covers, hostnames_intersect
+from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, hostname_covers, hostnames_intersect
 from gate.model import Resource
 
 CHECKS: list[Check] = []

@@ -1,7 +1,7 @@
 """Container images: every image the render deploys must exist in its registry (issue 5).
 
 The incident's backend image had not been pushed yet. The images are those of every container,
-init container and ephemeral container of Pods and of workload pod templates (`gate.k8s`); each
+init container and ephemeral container of Pods and of workload pod templates (`gate.domain.kube`); each
 distinct normalised reference is asked once (the `registry` probe), and findings attach to the
 workload with `image=<reference as written>`.
 """
@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from gate.checks.base import Check, Context, Hit, Probe, collector
-from gate.imageref import ImageRef, InvalidReference, parse
-from gate.k8s import WORKLOAD_TEMPLATE_PATHS, as_list, containers, dig
+from gate.domain.imageref import ImageRef, InvalidReference, parse
+from gate.domain.kube import WORKLOAD_TEMPLATE_PATHS, as_list, containers, dig
 from gate.model import Resource
 from gate.probes import registry as reg
 from gate.probes.credentials import CredentialStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gate.checks.base import Check, Context, Hit, collector
-from gate.k8s import as_list
+from gate.domain.kube import as_list
 
 CHECKS: list[Check] = []
 check = collector(CHECKS)

@@ -12,10 +12,10 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from gate.acme import issuer_for, issuer_ref
+from gate.domain.certmanager import issuer_for, issuer_ref
 from gate.checks.base import Check, Context, Hit, collector
 from gate.index import Index
-from gate.k8s import GATEWAY_GROUP
+from gate.domain.kube import GATEWAY_GROUP
 from gate.model import Resource
 
 CHECKS: list[Check] = []

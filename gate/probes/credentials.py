@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gate.imageref import DOCKER_HUB, DOCKER_HUB_CREDENTIALS_KEY
+from gate.domain.imageref import DOCKER_HUB, DOCKER_HUB_CREDENTIALS_KEY
 
 HELPER_TIMEOUT = 20.0
 _HUB_KEYS = ("index.docker.io", "docker.io", "registry-1.docker.io")

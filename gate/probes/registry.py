@@ -29,7 +29,7 @@ from typing import Any, Self
 
 import httpx
 
-from gate.imageref import ImageRef
+from gate.domain.imageref import ImageRef
 from gate.probes.credentials import Credential, CredentialStore, Lookup
 
 log = logging.getLogger("gate.registry")

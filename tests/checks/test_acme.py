@@ -1,4 +1,4 @@
-"""cert-manager's issuer lookup and ACME solver picking (gate/acme.py), on small renders."""
+"""cert-manager's issuer lookup and ACME solver picking (gate/domain/certmanager.py), on small renders."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import textwrap
 
 from conftest import write
 
-from gate.acme import choose_solver, issuer_for, validated_names
+from gate.domain.certmanager import choose_solver, issuer_for, validated_names
 from gate.index import Index
-from gate.load import load_paths
+from gate.sources.files import load_paths
 
 CERT = """
 apiVersion: cert-manager.io/v1

@@ -1,12 +1,12 @@
-"""ingress-shim and gateway-shim Certificates (gate/shims.py) and findings on them."""
+"""ingress-shim and gateway-shim Certificates (gate/domain/shims.py) and findings on them."""
 
 from __future__ import annotations
 
 from conftest import check_text
 
 from gate.index import Index
-from gate.load import load_paths
-from gate.shims import PARENT_REF_KIND, PARENT_REF_NAME, gateway_shim, ingress_shim
+from gate.sources.files import load_paths
+from gate.domain.shims import PARENT_REF_KIND, PARENT_REF_NAME, gateway_shim, ingress_shim
 
 GATEWAY = """apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

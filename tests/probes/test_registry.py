@@ -26,7 +26,7 @@ from registry_server import (  # noqa: F401 - fixtures are used by name
     start_registry,
 )
 
-from gate.imageref import parse
+from gate.domain.imageref import parse
 from gate.probes import registry as reg
 from gate.probes.credentials import CredentialStore
 

@@ -2,7 +2,7 @@
 
 - Cluster-state snapshots (`--cluster-state PATH`): objects known to exist already, e.g. the output
   of `kubectl get svc,secret,... -A -o yaml`. Secrets keep their metadata only.
-- The live cluster (`--kube`, in `gate.cluster`).
+- The live cluster (`--kube`, in `gate.sources.kube`).
 - Argo CD (`--argocd-app NAME`): the application's target manifests become the render.
 
 Everything here turns into `Resource`s of `LoadResult`s, so the index and the checks never know
@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
-from gate.load import Document, LoadResult, add_object, invalid, load_paths
+from gate.sources.files import Document, LoadResult, add_object, invalid, load_paths
 from gate.model import Resource
 
 # kubectl apply stores the whole object, Secret data included, in this annotation.
@@ -88,7 +88,7 @@ def gather_cluster_state(config: Any, render: list[Resource]) -> ClusterState:
         state.loaded = load_snapshots(list(config.cluster_state), max_file_bytes=config.max_file_bytes)
         state.sources.extend(config.cluster_state)
     if config.kube:
-        from gate.cluster import read_cluster  # lightkube is only imported when the cluster is read
+        from gate.sources.kube import read_cluster  # lightkube is only imported when the cluster is read
 
         live = read_cluster(render, kubeconfig=config.kubeconfig, context=config.kube_context,
                             default_namespace=config.namespace)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gate.k8s import CERT_MANAGER_GROUP, as_dict, as_list
+from gate.domain.kube import CERT_MANAGER_GROUP, as_dict, as_list
 from gate.model import Resource
 
 ISSUER = "cert-manager.io/issuer"

@@ -19,13 +19,13 @@ from typing import Any
 import jsonschema
 import yaml
 
-from gate.k8s import dig, pod_template
-from gate.load import ManifestLoader
+from gate.domain.kube import dig, pod_template
+from gate.sources.files import ManifestLoader
 from gate.model import Finding, Resource
 
 POLICY_FILENAME = ".gate.yaml"
 IGNORE_PREFIX = "gate.ingress-gate.dev/ignore-"
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class PolicyError(Exception):
@@ -71,7 +71,7 @@ class Policy:
 
 @cache
 def schema() -> dict[str, Any]:
-    return json.loads(package_files.files("gate").joinpath("schemas/policy.schema.json").read_text())
+    return json.loads(package_files.files("gate").joinpath("policy/schema.json").read_text())
 
 
 def default_policy_path() -> Path:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gate.k8s import CERT_MANAGER_GROUP, as_dict, as_list, hostname_covers, normalize_host
+from gate.domain.kube import CERT_MANAGER_GROUP, as_dict, as_list, hostname_covers, normalize_host
 from gate.model import Resource
 
 if TYPE_CHECKING:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from gate.acme import certificate_names, issuer_for, solver_note
+from gate.domain.certmanager import certificate_names, issuer_for, solver_note
 from gate.checks.base import ITEMS, Check, Context
 from gate.index import Index, Listener, Route
-from gate.k8s import as_list, dig, hostnames_intersect, ingress_hosts, normalize_host
+from gate.domain.kube import as_list, dig, hostnames_intersect, ingress_hosts, normalize_host
 from gate.model import ChecklistItem, Finding, Resource, ServiceChecklist
 
 RefKey = tuple[str, str, str]  # kind, namespace, name
