@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    from gate.sources.files import yaml_rs
+    from gate.sources.yaml_parser import yaml_rs
 
     with tempfile.TemporaryDirectory() as tmp:
         files = list(args.files)

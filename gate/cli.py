@@ -16,10 +16,12 @@ import click
 
 from gate import __version__
 from gate.checks import CHECKS
-from gate.probes import dns as dns_probe
+from gate.config import FAIL_ON, ClusterOptions, DnsOptions, RegistryOptions, RunConfig, UsageError
 from gate.policy import PolicyError, load_policy
+from gate.probes import dns as dns_probe
 from gate.report import FORMATS
-from gate.run import FAIL_ON, RunConfig, UsageError, run
+from gate.report.catalogue import CATALOGUE_FORMATS
+from gate.run import run
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -103,13 +105,14 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
         raise click.UsageError("give at least one PATH (a file, a folder, or - for stdin), or --argocd-app NAME")
     if not any(path is None for _, path in outputs):
         outputs.insert(0, ("text", None))
-    config = RunConfig(paths=list(paths), policy=policy, namespace=namespace, offline=offline,
-                       fail_on=fail_on, include=include, exclude=exclude,
-                       max_file_bytes=max_file_size * 1024 * 1024, cluster_state=list(cluster_state), kube=kube,
-                       kubeconfig=kubeconfig, kube_context=kube_context, argocd_app=argocd_app,
-                       argocd_insecure=argocd_insecure)
-    config.options.update(registry_config=registry_config, insecure_registries=insecure_registries)
-    config.options.update(lb_hostnames=lb_hostnames, lb_addresses=lb_addresses, nameservers=nameservers)
+    config = RunConfig(
+        paths=paths, policy=policy, namespace=namespace, offline=offline, fail_on=fail_on, include=include,
+        exclude=exclude, max_file_bytes=max_file_size * 1024 * 1024,
+        dns=DnsOptions(lb_hostnames=lb_hostnames, lb_addresses=lb_addresses, nameservers=nameservers),
+        registry=RegistryOptions(config_path=registry_config, insecure=insecure_registries),
+        cluster=ClusterOptions(state_paths=cluster_state, kube=kube, kubeconfig=kubeconfig, context=kube_context,
+                               argocd_app=argocd_app, argocd_insecure=argocd_insecure),
+    )
     try:
         report = run(config)
         for name, path in outputs:
@@ -134,17 +137,10 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
 
 
 @main.command("checks")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(sorted(CATALOGUE_FORMATS)), default="text", show_default=True)
 def list_checks(fmt: str) -> None:
-    """List every check: id, default severity, title."""
-    if fmt == "json":
-        click.echo(json.dumps([{"id": c.id, "severity": c.severity, "title": c.title,
-                                "remediation": c.remediation, "network": c.network}
-                               for c in CHECKS.values()], indent=2))
-        return
-    width = max(len(c.id) for c in CHECKS.values())
-    for entry in CHECKS.values():
-        click.echo(f"{entry.id:<{width}}  {entry.severity:<7}  {entry.title}")
+    """List every check: id, default severity, title, why it matters, remediation."""
+    click.echo(CATALOGUE_FORMATS[fmt](list(CHECKS.values())), nl=False)
 
 
 @main.group()

@@ -7,9 +7,18 @@ resources: lookups are dictionary hits, and each reference is resolved exactly o
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
+from gate.domain.gateway_api import (
+    DEFAULT_ROUTE_KINDS,
+    ROUTE_KINDS,
+    BackendRef,
+    Listener,
+    ObjectRef,
+    ParentRef,
+    Route,
+)
 from gate.domain.kube import (
     CERT_MANAGER_GROUP,
     CLUSTER_SCOPED_KINDS,
@@ -21,97 +30,10 @@ from gate.domain.kube import (
     pod_template,
     selector_matches,
 )
-from gate.model import Resource
 from gate.domain.shims import derived_certificates
-
-ROUTE_KINDS = ("HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute")
-# Protocols whose routes a listener admits when allowedRoutes.kinds is not set (Gateway API spec).
-DEFAULT_ROUTE_KINDS = {"HTTP": {"HTTPRoute", "GRPCRoute"}, "HTTPS": {"HTTPRoute", "GRPCRoute"},
-                       "TLS": {"TLSRoute"}, "TCP": {"TCPRoute"}, "UDP": {"UDPRoute"}}
+from gate.model import Resource
 
 Key = tuple[str, str, str, str]  # group, kind, namespace, name
-
-
-@dataclass(eq=False)
-class ObjectRef:
-    """A reference from one object to another, resolved against the render and what is known."""
-
-    group: str
-    kind: str
-    namespace: str
-    name: str
-    target: Resource | None = None  # the object, when rendered or known to exist
-    permitted: bool = True  # False: cross-namespace with no ReferenceGrant allowing it
-    path: str = ""  # where the reference sits in its object, e.g. spec.listeners[2].tls.certificateRefs[0]
-
-
-@dataclass(eq=False)
-class Listener:
-    gateway: Resource
-    position: int
-    name: str
-    port: Any
-    protocol: str
-    hostname: str | None
-    tls_mode: str | None  # as written; None when unset (Terminate by default for HTTPS)
-    certificate_refs: list[ObjectRef] = field(default_factory=list)
-    allowed_from: str = "Same"
-    allowed_selector: Any = None
-    allowed_kinds: set[str] = field(default_factory=set)
-
-    @property
-    def path(self) -> str:
-        return f"spec.listeners[{self.position}]"
-
-    @property
-    def label(self) -> str:
-        return f"{self.gateway.namespace}/{self.gateway.name}:{self.name}"
-
-    def admits_namespace(self, namespace: str, namespaces: dict[str, Resource]) -> bool:
-        if self.allowed_from == "All":
-            return True
-        if self.allowed_from == "Selector":
-            ns = namespaces.get(namespace)
-            labels = dict(ns.labels) if ns is not None else {}
-            labels.setdefault("kubernetes.io/metadata.name", namespace)
-            return selector_matches(self.allowed_selector, labels)
-        return namespace == self.gateway.namespace
-
-    def admits_kind(self, kind: str) -> bool:
-        return kind in self.allowed_kinds
-
-
-@dataclass(eq=False)
-class ParentRef:
-    group: str
-    kind: str
-    namespace: str
-    name: str
-    section_name: str | None
-    port: Any
-    position: int
-    gateway: Resource | None = None
-    listeners: list[Listener] = field(default_factory=list)  # those named by sectionName/port
-
-    @property
-    def label(self) -> str:
-        extra = f":{self.section_name}" if self.section_name else ""
-        extra += f" port {self.port}" if self.port is not None else ""
-        return f"{self.kind} {self.namespace}/{self.name}{extra}"
-
-
-@dataclass(eq=False)
-class BackendRef(ObjectRef):
-    port: Any = None
-    service_port: dict[str, Any] | None = None  # the Service port the backendRef's port names
-
-
-@dataclass(eq=False)
-class Route:
-    resource: Resource
-    hostnames: list[str]
-    parents: list[ParentRef] = field(default_factory=list)
-    backends: list[BackendRef] = field(default_factory=list)
 
 
 class Index:
@@ -177,10 +99,12 @@ class Index:
 
     def _place(self, res: Resource, cluster_scoped: set[str], by_key: dict, by_kind: dict, out: list,
                record: bool = False) -> None:
-        if res.kind in cluster_scoped:
-            res.namespace = ""
-        elif not res.namespace:
-            res.namespace = self.default_namespace  # as `kubectl apply` does
+        # The namespace the API server stores the object in: none for cluster-scoped kinds, the
+        # default (`kubectl apply -n`) for namespaced objects that set none. A copy, not an edit:
+        # the sources' Resources stay as read.
+        namespace = "" if res.kind in cluster_scoped else (res.namespace or self.default_namespace)
+        if namespace != res.namespace:
+            res = replace(res, namespace=namespace)
         first = by_key.get(res.key)
         if first is not None:
             if record:
@@ -304,6 +228,10 @@ class Index:
             ref.service_port = next((p for p in as_list(ref.target.spec.get("ports"))
                                      if isinstance(p, dict) and p.get("port") == ref.port), None)
         return ref
+
+    def other_listeners(self, listener: Listener) -> int:
+        """How many listeners share the listener's Gateway (its fate, on some controllers)."""
+        return len(self.listeners_by_gateway.get(listener.gateway.key, ())) - 1
 
     def routes_for_gateway(self, gateway: Resource) -> list[tuple[Route, ParentRef]]:
         return [(route, parent) for route in self.routes for parent in route.parents

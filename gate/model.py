@@ -1,12 +1,39 @@
-"""The values that flow through the pipeline: resources in, findings out."""
+"""The values that flow through the pipeline: resources in, hits and findings out, one report."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-SEVERITIES = ("error", "warning", "info")
-SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
+if TYPE_CHECKING:
+    from gate.checks.base import Check
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Status(StrEnum):
+    """A checklist line's state: `[x]`, `[ ]`, `[?]`."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    UNVERIFIED = "unverified"
+
+
+class Verdict(StrEnum):
+    """The run's outcome, computed once (`Report.verdict`): the exit code and every reporter follow it."""
+
+    PASSED = "passed"  # exit 0
+    FAILED = "failed"  # exit 1: a finding at or above the fail threshold
+    ERROR = "error"  # exit 2: an input could not be read
+
+
+SEVERITIES = tuple(Severity)
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
 def api_group(api_version: str) -> str:
@@ -76,6 +103,31 @@ class Resource:
         return f"{self.file}:{self.line}"
 
 
+@dataclass(slots=True)
+class Hit:
+    """What a check found: the resource it is about and what is wrong with it.
+
+    A hit about a place rather than an object (a document that does not parse, a policy entry)
+    has no resource and gives `file` and `line` instead.
+    """
+
+    resource: Resource | None
+    message: str
+    file: str | None = None
+    line: int | None = None
+    # The field the hit is about, e.g. "spec.listeners[2]" or ("metadata", "annotations", key):
+    # the finding's line becomes that field's when the document's layout shows it.
+    path: str | tuple[str | int, ...] | None = None
+    source: str | None = None
+    hostname: str | None = None
+    unverified: bool = False
+    image: str | None = None
+    severity: str | None = None  # overrides the check's default (not an explicit policy setting)
+    # False for a hit of an `unresolved` check that is about something other than a missing object
+    # (a wrong port): policy `unresolvedReferences` then leaves its severity alone.
+    points_at_nothing: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One problem with one resource, at one place in the input."""
@@ -125,7 +177,7 @@ class Suppressed:
 @dataclass(slots=True)
 class ChecklistItem:
     label: str
-    status: str  # "pass", "fail", "unverified"
+    status: Status
     findings: list[Finding] = field(default_factory=list)
     note: str = ""
     resource: str = ""  # `Kind ns/name` the item is about
@@ -143,3 +195,43 @@ class ServiceChecklist:
         if "fail" in states:
             return "fail"
         return "unverified" if "unverified" in states else "pass"
+
+
+@dataclass
+class Report:
+    findings: list[Finding]
+    services: list[ServiceChecklist]
+    unassigned: list[Finding]  # findings that belong to no HTTPS service
+    suppressed: list[Suppressed]
+    skipped: list[Skipped]
+    errors: list[str]  # inputs that could not be read at all (exit code 2)
+    checks: list[Check]
+    fail_on: str = "error"
+    files: int = 0
+    documents: int = 0
+    resources: int = 0
+    policy_path: str | None = None
+    probe_status: dict[str, str] = field(default_factory=dict)
+    cluster_state_consulted: bool = False
+    known: int = 0  # objects known to exist from cluster state (snapshots, the live API)
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.errors:
+            return Verdict.ERROR
+        threshold = SEVERITY_RANK[self.fail_on]
+        if any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings):
+            return Verdict.FAILED
+        return Verdict.PASSED
+
+    @property
+    def passed(self) -> bool:
+        threshold = SEVERITY_RANK[self.fail_on]
+        return not any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {"error": 0, "warning": 0, "info": 0, "unverified": 0}
+        for finding in self.findings:
+            counts["unverified" if finding.unverified else finding.severity] += 1
+        return counts

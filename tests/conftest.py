@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from dns_server import knot, silent_server  # noqa: F401 - fixtures: a real DNS server (issue 4)
 
-from gate.run import Report, RunConfig, run
+from gate.config import ClusterOptions
+from gate.model import Report
+from gate.run import RunConfig, run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -37,7 +39,12 @@ def check_text(tmp_path: Path, text: str, **config) -> Report:
     """Run the offline pipeline on one manifest text."""
     path = write(tmp_path, "render.yaml", text)
     config.setdefault("offline", True)
-    return run(RunConfig(paths=[str(path)], **config))
+    return run(config_for([str(path)], **config))
+
+
+def config_for(paths: list[str], *, cluster_state: list[str] | tuple[str, ...] = (), **config) -> RunConfig:
+    """A RunConfig, with `cluster_state=` as a shorthand for the snapshots to consult."""
+    return RunConfig(paths=paths, cluster=ClusterOptions(state_paths=tuple(cluster_state)), **config)
 
 
 def ids(report: Report) -> list[str]:

@@ -22,7 +22,7 @@ from gate.checks import CHECKS
 
 # Tests of --kube and --argocd-app cannot be --offline (it forbids both): they leave out the DNS and
 # registry checks instead, so that nothing but the local peer is asked.
-NO_NETWORK = tuple(arg for c in CHECKS.values() if c.network for arg in ("--exclude", c.id))
+NO_NETWORK = tuple(arg for c in CHECKS.values() if c.probe for arg in ("--exclude", c.id))
 
 @dataclass
 class Request:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 import trustme
-from conftest import EXAMPLES, FIXTURES, ROOT, gate_cli, write
+from conftest import EXAMPLES, FIXTURES, ROOT, config_for, gate_cli, write
 
 from gate.checks import CHECKS
-from gate.run import RunConfig, UsageError, run
+from gate.config import ClusterOptions, UsageError
+from gate.run import RunConfig, run
 from gate.sources.snapshot import load_snapshots
 
 needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
@@ -118,7 +119,7 @@ def test_unresolved_note_says_whether_cluster_state_was_consulted(tmp_path):
     """Without state the note asks for --cluster-state/--kube; with an (even empty) snapshot it names it."""
     empty = write(tmp_path, "empty.yaml", "apiVersion: v1\nkind: List\nitems: []\n")
     without = run(RunConfig(paths=[str(EXAMPLES / "incident")], offline=True))
-    with_state = run(RunConfig(paths=[str(EXAMPLES / "incident")], offline=True, cluster_state=[str(empty)]))
+    with_state = run(config_for([str(EXAMPLES / "incident")], offline=True, cluster_state=[str(empty)]))
     missing = [f for f in without.findings if f.check == "route-backend-missing"]
     assert missing and all(NO_STATE_NOTE in f.message and "--cluster-state" in f.message for f in missing)
     assert with_state.cluster_state_consulted and not without.cluster_state_consulted
@@ -135,8 +136,8 @@ def test_every_unresolved_check_says_what_was_consulted(tmp_path, check_id):
         pytest.skip(f"{check_id} has no fire fixture yet (tests/test_fixtures.py reports that)")
     for state, note in (([], NO_STATE_NOTE), ([str(empty)], STATE_NOTE)):
         messages = [f.message for path in fire
-                    for f in run(RunConfig(paths=[str(path)], offline=True, include=(check_id,),
-                                           cluster_state=state)).findings]
+                    for f in run(config_for([str(path)], offline=True, include=(check_id,),
+                                            cluster_state=state)).findings]
         # Some of these checks also report other faults (a port the Service lacks); the
         # "points at nothing" ones must carry the note, and it must match what was consulted.
         assert any(note in m for m in messages), (check_id, messages)
@@ -147,8 +148,8 @@ def test_policy_unresolved_references_warning_applies_with_cluster_state(tmp_pat
     """unresolvedReferences: warning downgrades what neither render nor snapshot has."""
     policy = write(tmp_path, "policy.yaml", "version: 1\nunresolvedReferences: warning\n")
     state = write(tmp_path, "empty.yaml", "apiVersion: v1\nkind: List\nitems: []\n")
-    report = run(RunConfig(paths=[str(EXAMPLES / "incident")], offline=True, policy=str(policy),
-                           cluster_state=[str(state)]))
+    report = run(config_for([str(EXAMPLES / "incident")], offline=True, policy=str(policy),
+                            cluster_state=[str(state)]))
     unresolved = [f for f in report.findings if CHECKS[f.check].unresolved]
     assert unresolved and all(f.severity == "warning" for f in unresolved)
 
@@ -165,7 +166,7 @@ def test_broken_snapshot_documents_are_reported_and_the_rest_is_used(tmp_path):
         metadata: {name: rbac-web, namespace: acme-rbac-production}
         spec: {ports: [{port: 80}]}
         """)
-    report = run(RunConfig(paths=[str(EXAMPLES / "incident")], offline=True, cluster_state=[str(state)]))
+    report = run(config_for([str(EXAMPLES / "incident")], offline=True, cluster_state=[str(state)]))
     invalid = [f for f in report.findings if f.check == "manifest-invalid"]
     assert [(Path(f.file).name, f.line) for f in invalid] == [("state.yaml", 3)]
     backends = {f.namespace for f in report.findings if f.check == "route-backend-missing"}
@@ -189,6 +190,7 @@ def test_contradictory_options_are_usage_errors(args, message):
     proc = gate_cli("check", *args, "examples/incident", cwd=ROOT)
     assert proc.returncode == 2 and message in proc.stderr.decode()
     with pytest.raises(UsageError):
-        run(RunConfig(paths=["examples/incident"], offline="--offline" in args, kube="--kube" in args,
-                      argocd_app="shop" if "--argocd-app" in args else None,
-                      kube_context="prod" if "--context" in args else None))
+        run(RunConfig(paths=["examples/incident"], offline="--offline" in args,
+                      cluster=ClusterOptions(kube="--kube" in args,
+                                             argocd_app="shop" if "--argocd-app" in args else None,
+                                             context="prod" if "--context" in args else None)))

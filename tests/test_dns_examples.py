@@ -10,6 +10,7 @@ from conftest import EXAMPLES, gate_cli
 from dns_server import needs_knot
 
 from gate.checks import CHECKS
+from gate.config import DnsOptions
 from gate.run import RunConfig, run
 
 pytestmark = needs_knot
@@ -73,9 +74,9 @@ def test_healthy_example_with_a_good_zone_passes(knot):
     its images live on registry.example.com, which no test can reach)."""
     hosts = served("healthy")
     server = knot(zone(hosts))
-    registry_checks = tuple(c.id for c in CHECKS.values() if c.network == "registry")
+    registry_checks = tuple(c.id for c in CHECKS.values() if c.probe == "registry")
     report = run(RunConfig(paths=[str(EXAMPLES / "healthy")], exclude=registry_checks,
-                           options={"nameservers": (server.address,), "lb_hostnames": (LB,)}))
+                           dns=DnsOptions(nameservers=(server.address,), lb_hostnames=(LB,))))
     assert report.findings == [], [f.message for f in report.findings]
     assert report.passed
     assert all(any(i.label == DNS_LINE and i.status == "pass" for i in s.items) for s in report.services)

@@ -10,6 +10,7 @@ import pytest
 from conftest import FIXTURES
 
 from gate.checks import CHECKS
+from gate.config import ClusterOptions
 from gate.run import RunConfig, run
 
 # A fixture folder may hold a .gate.yaml (found in the current folder) for a check that is off by default.
@@ -24,7 +25,8 @@ def test_fixture(path, monkeypatch):
     monkeypatch.chdir(path.parent)
     # `.<fixture>.cluster-state.yaml` next to a fixture: what already exists (for checks that need it)
     state = path.parent / f".{path.stem}.cluster-state.yaml"
-    report = run(RunConfig(paths=[path.name], offline=True, cluster_state=[state.name] if state.exists() else []))
+    report = run(RunConfig(paths=[path.name], offline=True,
+                        cluster=ClusterOptions(state_paths=(state.name,) if state.exists() else ())))
     hits = [f for f in report.findings if f.check == check_id]
     if expectation == "fire":
         assert hits, f"{check_id} did not fire on {path.name}"
@@ -37,7 +39,7 @@ def test_fixture(path, monkeypatch):
 
 def test_every_offline_check_has_fixtures():
     """Each check that needs no network has at least one firing and one passing fixture."""
-    missing = [c.id for c in CHECKS.values() if c.network is None and c.id not in ("exemption-expired",)
+    missing = [c.id for c in CHECKS.values() if c.probe is None and c.id not in ("exemption-expired",)
                and not (list((FIXTURES / c.id / "fire").glob("*.yaml"))
                         and list((FIXTURES / c.id / "pass").glob("*.yaml")))]
     assert not missing

@@ -10,8 +10,9 @@ import time
 import pytest
 from conftest import check_text, gate_cli, ids, write
 
-from gate.sources.files import LoadResult, load_bytes, load_paths
 from gate.run import RunConfig, run
+from gate.sources.documents import LoadResult
+from gate.sources.files import load_bytes, load_paths
 
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: app\nspec:\n  ports: [{{port: 80}}]\n"
 # A route to a Service that is nowhere: the finding every bad-input test expects to survive.

@@ -1,9 +1,10 @@
-"""The catalogue: every family's CHECKS (and network PROBES) joined, ids unique."""
+"""The catalogue: every family's CHECKS (and the PROBES they ask) joined, ids unique, probes known."""
 
 from __future__ import annotations
 
 from gate.checks import backends, certificates, dns, gateways, images, listeners, manifests, references, waves
-from gate.checks.base import Check, Probe
+from gate.checks.base import Check
+from gate.probes.base import Probe
 
 FAMILIES = (manifests, references, listeners, waves, images, dns, certificates, gateways, backends)
 
@@ -18,5 +19,14 @@ def _catalogue() -> dict[str, Check]:
     return catalogue
 
 
+def _probes() -> dict[str, Probe]:
+    probes = {probe.name: probe for family in FAMILIES for probe in getattr(family, "PROBES", ())}
+    for entry in CHECKS.values():
+        # A check whose probe nobody provides would never be asked, and its line would read as passed.
+        if entry.probe is not None and entry.probe not in probes:
+            raise RuntimeError(f"check {entry.id} needs the {entry.probe} probe, which no family provides")
+    return probes
+
+
 CHECKS: dict[str, Check] = _catalogue()
-PROBES: list[Probe] = [probe for family in FAMILIES for probe in getattr(family, "PROBES", ())]
+PROBES: dict[str, Probe] = _probes()

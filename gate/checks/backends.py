@@ -6,32 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from gate.checks.base import Check, Context, Hit, collector
-from gate.domain.kube import as_dict, as_list, containers, dig
+from gate.domain.ingress import ingress_backends
+from gate.domain.kube import as_dict, as_list, containers
 from gate.model import Resource
 
 CHECKS: list[Check] = []
 check = collector(CHECKS)
-
-
-def ingress_backends(ingress: Resource) -> Iterator[tuple[str, str, Any]]:
-    """(path in the Ingress, Service name, port: int number, str name or None) of every Service backend.
-
-    networking.k8s.io/v1 (`service: {name, port: {number|name}}`) and the old extensions/v1beta1 shape
-    (`serviceName`, `servicePort`) are both read.
-    """
-    spec = ingress.spec
-    backends = [("spec.defaultBackend", spec.get("defaultBackend")), ("spec.backend", spec.get("backend"))]
-    for i, rule in enumerate(as_list(spec.get("rules"))):
-        for j, path in enumerate(as_list(dig(rule, "http", "paths"))):
-            backends.append((f"spec.rules[{i}].http.paths[{j}].backend", as_dict(path).get("backend")))
-    for where, backend in backends:
-        backend = as_dict(backend)
-        service = as_dict(backend.get("service"))
-        if isinstance(service.get("name"), str):
-            port = as_dict(service.get("port"))
-            yield where, service["name"], port.get("number", port.get("name"))
-        elif isinstance(backend.get("serviceName"), str):
-            yield where, backend["serviceName"], backend.get("servicePort")
 
 
 def _service_has_port(service: Resource, port: Any) -> bool:
@@ -42,6 +22,7 @@ def _service_has_port(service: Resource, port: Any) -> bool:
 
 
 @check("ingress-backend-missing", "error", item="backend", unresolved=True,
+       why='An Ingress controller serves 503 (ingress-nginx) or drops the route for a backend Service that does not exist; the Service must exist when the Ingress goes live (Kubernetes Ingress docs).',
        title="An Ingress backend names a Service (or Service port) that does not exist",
        remediation="Deploy the Service the Ingress names (with or before the Ingress), or fix the backend's "
                    "service name and port.")
@@ -73,6 +54,7 @@ def backend_services(ctx: Context) -> list[Resource]:
 
 
 @check("service-selects-nothing", "error", item="workload", unresolved=True,
+       why='A Service whose selector matches no pod has no endpoints, so every request behind it fails; a targetPort name no container declares resolves to no port (Kubernetes Service docs).',
        title="A backend Service selects no workload, or targets a port name no container declares",
        remediation="Make the Service selector match the pod template labels of a Deployment/StatefulSet/"
                    "DaemonSet (deployed with it), and name a targetPort that its containers declare.")

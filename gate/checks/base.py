@@ -1,59 +1,29 @@
-"""What a check is: catalogue data (id, severity, title, remediation) plus a function over the index.
+"""What a check is: catalogue data (id, severity, title, remediation, why, options, probe) plus a
+function over the index.
 
 A check function takes the run's `Context` and yields `Hit`s; the runner turns them into findings
-(severity from the policy, suppressions, location), so a check module only says what is wrong.
+(severity, suppressions and exemptions decided by the policy), so a check module only says what is
+wrong. Families import this module and `gate.domain`, never each other.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gate.checklist.items import ITEMS
+from gate.config import RunConfig
 from gate.index import Index
-from gate.model import SEVERITIES, Resource
+from gate.model import SEVERITIES, Hit
+from gate.probes.base import ProbeName, ProbeStatus
+from gate.sources.documents import Problem
 
 CHECK_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_MISSING = object()
 
-# The checklist lines a check can feed, in the order a person reads a service top to bottom.
-ITEMS: dict[str, str] = {
-    "dns": "DNS A record points to the load balancer",
-    "certificate": "Certificate can be issued for the name",
-    "issuer": "Issuer and ACME solver can validate the name",
-    "listener": "Gateway listener has its TLS Secret",
-    "route": "Route attaches to the Gateway",
-    "backend": "Backend Service exists",
-    "workload": "Workload runs behind the Service",
-    "image": "Image present in the registry",
-    "order": "Argo CD sync-wave order is safe",
-    "manifest": "Manifests are valid",
-}
-
-
-@dataclass(slots=True)
-class Hit:
-    """What a check found: the resource it is about and what is wrong with it.
-
-    A hit about a place rather than an object (a document that does not parse, a policy entry)
-    has no resource and gives `file` and `line` instead.
-    """
-
-    resource: Resource | None
-    message: str
-    file: str | None = None
-    line: int | None = None
-    # The field the hit is about, e.g. "spec.listeners[2]" or ("metadata", "annotations", key):
-    # the finding's line becomes that field's when the document's layout shows it.
-    path: str | tuple[str | int, ...] | None = None
-    source: str | None = None
-    hostname: str | None = None
-    unverified: bool = False
-    image: str | None = None
-    severity: str | None = None  # overrides the check's default (not an explicit policy setting)
-    # False for a hit of an `unresolved` check that is about something other than a missing object
-    # (a wrong port): policy `unresolvedReferences` then leaves its severity alone.
-    points_at_nothing: bool = True
+__all__ = ["Check", "Context", "Hit", "collector"]
 
 
 @dataclass
@@ -61,20 +31,38 @@ class Context:
     """Everything a check may read. Checks never do I/O: network answers arrive in `probes`."""
 
     index: Index
+    config: RunConfig = field(default_factory=RunConfig)
     settings: dict[str, Any] = field(default_factory=dict)  # the merged policy document
-    # (file, line, message, helm source, check id) of what the loader found wrong with the input
-    load_problems: list[tuple[str, int, str, str | None, str]] = field(default_factory=list)
+    load_problems: list[Problem] = field(default_factory=list)  # what the sources found wrong with the input
     # (file, line, message) of policy exemptions past their `expires` date
     expired_exemptions: list[tuple[str, int, str]] = field(default_factory=list)
-    offline: bool = False
-    options: dict[str, Any] = field(default_factory=dict)  # command-line settings (lb, nameservers...)
+    check_ids: frozenset[str] = frozenset()  # every id of the catalogue (suppressions may name any)
+    selected: frozenset[str] = frozenset()  # the ids this run runs
+    cluster_state_sources: tuple[str, ...] = ()
     probes: dict[str, dict[Any, Any]] = field(default_factory=dict)  # probe name -> request -> result
-    probe_status: dict[str, str] = field(default_factory=dict)  # probe name -> "ran" / "offline" / ...
+    probe_status: dict[str, ProbeStatus] = field(default_factory=dict)
+    current: Check | None = None  # the check being run: `option` holds it to what it declares
+
+    @property
+    def offline(self) -> bool:
+        return self.config.offline
+
+    def option(self, path: str) -> Any:
+        """A policy setting by its dotted path (`dns.lifetime`): declared by the check that reads it,
+        with its default in policies/default.yaml, never in code."""
+        if self.current is not None and not any(path == o or path.startswith(o + ".") for o in self.current.options):
+            raise RuntimeError(f"check {self.current.id} reads the option {path!r} without declaring it")
+        value: Any = self.settings
+        for step in path.split("."):
+            value = value.get(step, _MISSING) if isinstance(value, dict) else _MISSING
+            if value is _MISSING:
+                raise KeyError(f"policy option {path!r} has no default in policies/default.yaml")
+        return value
 
     def unresolved_note(self) -> str:
         """What a 'missing' message should add so a user with a partial render knows what to pass."""
         if self.index.cluster_state_consulted:
-            sources = "; ".join(self.options.get("cluster_state_sources", ()))
+            sources = "; ".join(self.cluster_state_sources)
             return f"not in the render, nor in the cluster state consulted{f' ({sources})' if sources else ''}"
         return "not in the render (no cluster state consulted: pass --cluster-state or --kube if it exists already)"
 
@@ -85,11 +73,13 @@ class Check:
     severity: str
     title: str
     remediation: str
+    why: str  # the upstream behaviour that makes it matter, with its source
     fn: Callable[[Context], Iterable[Hit]] = field(repr=False, compare=False)
-    item: str = "manifest"
+    item: str = "manifest"  # the checklist item (gate.checklist.items) its findings land on
     # A "this reference points at nothing" check: policy `unresolvedReferences` sets its severity.
     unresolved: bool = False
-    network: str | None = None  # the probe it needs ("dns", "registry"); `--offline` leaves it unverified
+    probe: ProbeName | None = None  # the network answers it reads; `--offline` leaves it unverified
+    options: tuple[str, ...] = ()  # the policy settings it reads (dotted paths), defaults in default.yaml
 
     def __post_init__(self) -> None:
         if not CHECK_ID.match(self.id):
@@ -98,31 +88,23 @@ class Check:
             raise ValueError(f"check {self.id}: severity {self.severity!r} is not one of {SEVERITIES}")
         if self.item not in ITEMS:
             raise ValueError(f"check {self.id}: unknown checklist item {self.item!r}")
+        if self.probe is not None:
+            object.__setattr__(self, "probe", ProbeName(self.probe))  # a misspelt probe fails at import
+        if not self.why.strip() or not self.remediation.rstrip().endswith("."):
+            raise ValueError(f"check {self.id}: needs a why and a remediation that ends with a period")
 
 
 def collector(registry: list[Check]) -> Callable[..., Callable[[Callable], Check]]:
-    """`check = collector(CHECKS)`, then `@check("id", "error", title=..., remediation=...)`."""
+    """`check = collector(CHECKS)`, then `@check("id", "error", title=..., remediation=..., why=...)`."""
 
-    def check(id: str, severity: str, *, title: str, remediation: str, item: str = "manifest",
-              unresolved: bool = False, network: str | None = None) -> Callable[[Callable], Check]:
+    def check(id: str, severity: str, *, title: str, remediation: str, why: str, item: str = "manifest",
+              unresolved: bool = False, probe: str | None = None,
+              options: tuple[str, ...] = ()) -> Callable[[Callable], Check]:
         def register(fn: Callable[[Context], Iterable[Hit]]) -> Check:
-            entry = Check(id=id, severity=severity, title=title, remediation=remediation, fn=fn, item=item,
-                          unresolved=unresolved, network=network)
+            entry = Check(id=id, severity=severity, title=title, remediation=remediation, why=why, fn=fn,
+                          item=item, unresolved=unresolved, probe=ProbeName(probe) if probe else None,
+                          options=tuple(options))
             registry.append(entry)
             return entry
         return register
     return check
-
-
-@dataclass(frozen=True)
-class Probe:
-    """A batch of network questions the run asks once, concurrently, before the checks read answers.
-
-    `collect` returns the distinct requests (names, image references) the index needs answered;
-    `execute` answers them all and returns request -> result, where failures are result values,
-    never exceptions, so a failed lookup becomes "could not verify", never a pass.
-    """
-
-    name: str
-    collect: Callable[[Context], set[Any]]
-    execute: Callable[[set[Any], Context], Awaitable[dict[Any, Any]]]

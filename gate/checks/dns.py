@@ -12,21 +12,17 @@ The lookups happen in the `dns` probe (gate/probes/dns.py); these checks only re
 from __future__ import annotations
 
 import ipaddress
-import re
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from gate.domain.certmanager import SolverChoice, validated_names
-from gate.checks.base import Check, Context, Hit, Probe, collector
-from gate.index import Index
-from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, dig, ingress_hosts, normalize_host
+from gate.checks.base import Check, Context, Hit, collector
+from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, dig, normalize_host
+from gate.domain.served_names import Served, served_names
 from gate.model import Resource
+from gate.probes.base import Probe, ProbeName
 from gate.probes.dns import (
-    DEFAULT_LIFETIME,
-    DEFAULT_TIMEOUT,
     NODATA,
     NXDOMAIN,
     RESOLVED,
@@ -41,25 +37,10 @@ from gate.probes.dns import (
 CHECKS: list[Check] = []
 check = collector(CHECKS)
 
-HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
 # CAA properties a CA understands (RFC 8659, RFC 9495); an unknown one flagged critical forbids issuance
 CAA_KNOWN_TAGS = frozenset({"issue", "issuewild", "iodef", "issuemail", "issuevmc", "contactemail",
                             "contactphone"})
 CHALLENGE_METHODS = {"http01": "http-01", "dns01": "dns-01"}  # RFC 8657 validationmethods values
-
-
-@dataclass(frozen=True)
-class Served:
-    """A name the render serves, the resource findings about it attach to, and how much it matters."""
-
-    name: str
-    owner: Resource
-    level: str  # "error": ACME HTTP-01 validates it; "warning": served, but no HTTP-01 validation
-    issuance: SolverChoice | None = None  # the ACME issuance whose CAA check applies
-
-    @property
-    def wildcard(self) -> bool:
-        return self.name.startswith("*.")
 
 
 @dataclass(frozen=True)
@@ -69,55 +50,11 @@ class LoadBalancer:
     source: str  # where it came from, for messages
 
 
-_SERVED: weakref.WeakKeyDictionary[Index, dict[str, Served]] = weakref.WeakKeyDictionary()
-
-
-def served_names(index: Index) -> dict[str, Served]:
-    """name -> Served, for every name of every Certificate and every served hostname (once per index)."""
-    cached = _SERVED.get(index)
-    if cached is not None:
-        return cached
-    out: dict[str, Served] = {}
-    for name, uses in validated_names(index).items():
-        http01 = [(cert, choice) for cert, choice in uses if choice.challenge == "http01"]
-        owner, _ = (http01 or uses)[0]
-        issuance = next((choice for _, choice in uses if choice.challenge and choice.acme_server), None)
-        out[name] = Served(name, owner, "error" if http01 else "warning", issuance)
-    for listener in index.listeners:
-        if listener.protocol in ("HTTPS", "TLS") and listener.hostname:
-            _add(out, listener.hostname, listener.gateway)
-    for route in index.routes:
-        for host in route.hostnames:
-            _add(out, host, route.resource)
-    for ingress in index.of("networking.k8s.io", "Ingress"):
-        tls, rules = ingress_hosts(ingress)
-        for host in (*tls, *rules):
-            _add(out, host, ingress)
-    out = {name: served for name, served in out.items() if HOSTNAME.match(name) and not _is_address(name)}
-    _SERVED[index] = out
-    return out
-
-
-def _is_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
-def _add(out: dict[str, Served], host: str, owner: Resource) -> None:
-    name = normalize_host(host)
-    if name not in out:
-        out[name] = Served(name, owner, "warning")
-
-
 def load_balancer(ctx: Context) -> LoadBalancer | None:
     """The expected target; first match wins: command line, policy, Gateway status, Service status."""
     sources = [
-        ("--lb-hostname/--lb-address", ctx.options.get("lb_hostnames") or (), ctx.options.get("lb_addresses") or ()),
-        ("policy loadBalancer", as_dict(ctx.settings.get("loadBalancer")).get("hostnames") or (),
-         as_dict(ctx.settings.get("loadBalancer")).get("addresses") or ()),
+        ("--lb-hostname/--lb-address", ctx.config.dns.lb_hostnames, ctx.config.dns.lb_addresses),
+        ("policy loadBalancer", ctx.option("loadBalancer.hostnames") or (), ctx.option("loadBalancer.addresses") or ()),
     ]
     for label, hostnames, addresses in sources:
         if hostnames or addresses:
@@ -168,7 +105,7 @@ def _balancer(hostnames: Any, addresses: Any, source: str) -> LoadBalancer:
 
 def caa_identity(ctx: Context, acme_server: str) -> str | None:
     """The CA domain CAA records name for an ACME server (policy dns.caaIdentities: URL or host)."""
-    identities = as_dict(as_dict(ctx.settings.get("dns")).get("caaIdentities"))
+    identities = as_dict(ctx.option("dns.caaIdentities"))
     host = (urlsplit(acme_server).hostname or "").lower()
     found = identities.get(acme_server) or identities.get(host)
     return found.lower() if isinstance(found, str) else None
@@ -195,21 +132,16 @@ def collect(ctx: Context) -> set[Question]:
     return set(questions(ctx).values())
 
 
-def dns_settings(ctx: Context) -> dict[str, Any]:
-    return as_dict(ctx.settings.get("dns"))
-
-
 async def execute(requests: set[Question], ctx: Context) -> dict[Question, dict[str, NameAnswer]]:
-    settings = dns_settings(ctx)
     resolver = Resolver(
-        nameservers=list(ctx.options.get("nameservers") or settings.get("nameservers") or []),
-        timeout=float(settings.get("timeout", DEFAULT_TIMEOUT)),
-        lifetime=float(settings.get("lifetime", DEFAULT_LIFETIME)),
+        nameservers=list(ctx.config.dns.nameservers or ctx.option("dns.nameservers") or []),
+        timeout=float(ctx.option("dns.timeout")),
+        lifetime=float(ctx.option("dns.lifetime")),
     )
     return await resolver.resolve_all(requests)
 
 
-PROBES = [Probe("dns", collect, execute)]
+PROBES = [Probe(ProbeName.DNS, collect, execute)]
 
 
 # -- reading the answers -------------------------------------------------------------------------------
@@ -406,7 +338,8 @@ def _addressed(served: dict[str, Served]) -> Iterator[Served]:
 
 # -- the checks ------------------------------------------------------------------------------------------
 
-@check("dns-not-pointing-to-lb", "error", item="dns", network="dns",
+@check("dns-not-pointing-to-lb", "error", item="dns", probe="dns", options=("dns", "loadBalancer"),
+       why="Let's Encrypt validates HTTP-01 by connecting to the address the name resolves to from public resolvers in several regions; a name that does not reach the load balancer fails validation, and cert-manager's self-check loops meanwhile (boulder va/va.go; cert-manager pkg/issuer/acme/http/http.go).",
        title="A name does not resolve to the load balancer",
        remediation="Point the name at the load balancer (a CNAME to its hostname, or A records within its "
                    "addresses) and wait for the change to reach public resolvers before applying the "
@@ -415,7 +348,8 @@ def dns_not_pointing_to_lb(ctx: Context) -> Iterator[Hit]:
     return _address_failures(ctx, judge_a)
 
 
-@check("dns-aaaa-mismatch", "error", item="dns", network="dns",
+@check("dns-aaaa-mismatch", "error", item="dns", probe="dns", options=("dns", "loadBalancer"),
+       why="When any AAAA record exists Let's Encrypt tries IPv6 first and falls back to IPv4 only on a timeout: a stale AAAA breaks validation although the A record is right (Let's Encrypt IPv6 validation docs).",
        title="A name has AAAA records that are not the load balancer's",
        remediation="Remove the stale AAAA records, or point them at the load balancer's IPv6 addresses.")
 def dns_aaaa_mismatch(ctx: Context) -> Iterator[Hit]:
@@ -434,7 +368,8 @@ def _address_failures(ctx: Context, judge: Callable[[str, Expected], Callable[[N
             yield _hit(item, "; ".join(dict.fromkeys(verdict.failures)))
 
 
-@check("caa-forbids-issuer", "error", item="dns", network="dns",
+@check("caa-forbids-issuer", "error", item="dns", probe="dns", options=("dns", "loadBalancer"),
+       why="A CA checks CAA before every issuance, at the closest record up the tree, and refuses when it is not named (issue/issuewild); a DNS error on the CAA lookup blocks issuance too (RFC 8659; Let's Encrypt CAA docs).",
        title="CAA records forbid the issuer's CA",
        remediation="Add a CAA record allowing the CA (e.g. `0 issue \"letsencrypt.org\"`, `issuewild` for "
                    "wildcards) at the name or the parent that carries the CAA set, or fix the failing "
@@ -455,7 +390,8 @@ def caa_forbids_issuer(ctx: Context) -> Iterator[Hit]:
             yield _hit(item, "; ".join(dict.fromkeys(verdict.unjudged)), unverified=True, severity="error")
 
 
-@check("dns-unverifiable", "error", item="dns", network="dns",
+@check("dns-unverifiable", "error", item="dns", probe="dns", options=("dns", "loadBalancer"),
+       why='A DNS lookup that failed says nothing about the name: the gate cannot claim it points at the load balancer, so it is reported as could-not-verify rather than passed.',
        title="The DNS of a name could not be verified",
        remediation="Make the nameservers reachable (--nameserver, policy dns.nameservers), raise dns.timeout / "
                    "dns.lifetime, or name the load balancer (--lb-hostname, --lb-address, policy loadBalancer).")
@@ -464,7 +400,7 @@ def dns_unverifiable(ctx: Context) -> Iterator[Hit]:
     if found is None:
         return
     served, answers, expected = found
-    on_unverifiable = str(dns_settings(ctx).get("onUnverifiable", "error"))
+    on_unverifiable = str(ctx.option("dns.onUnverifiable"))
     for item in served.values():
         by_server = answers.get(item.name, {})
         reasons: list[str] = []
@@ -483,7 +419,8 @@ def dns_unverifiable(ctx: Context) -> Iterator[Hit]:
                        unverified=True, severity=severity)
 
 
-@check("dns-split-horizon", "warning", item="dns", network="dns",
+@check("dns-split-horizon", "warning", item="dns", probe="dns", options=("dns", "loadBalancer"),
+       why="cert-manager's HTTP-01 self-check resolves with the cluster's DNS while Let's Encrypt resolves publicly; nameservers that disagree make one of the two fail (cert-manager #863, #3238).",
        title="Nameservers disagree about a name",
        remediation="Make every view of the zone agree with what public resolvers see: the CA validates from "
                    "the public Internet, not from inside the cluster.")

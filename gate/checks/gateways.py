@@ -4,53 +4,38 @@ routes that attach to nothing, and how many listeners share one listener's fate.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
 from collections.abc import Iterator
 
-from gate.domain.certmanager import certificate_names
 from gate.checks.base import Check, Context, Hit, collector
-from gate.checks.listeners import blast_radius, controller, terminating_listeners
-from gate.checks.waves import step_of
-from gate.index import Listener
-from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, hostname_covers, hostnames_intersect
+from gate.domain.argocd import step_of, step_rank
+from gate.domain.certmanager import certificate_names
+from gate.domain.gateway_api import (
+    MAX_LISTENERS,
+    MAX_ROUTE_HOSTNAMES,
+    NO_TLS_PROTOCOLS,
+    Listener,
+    attachable,
+    blast_radius,
+    hostname_problem,
+    terminating_listeners,
+)
+from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, hostname_covers
 from gate.model import Resource
 
 CHECKS: list[Check] = []
 check = collector(CHECKS)
 
-MAX_LISTENERS = 64  # Gateway API v1 CRD: listeners maxItems
-MAX_ROUTE_HOSTNAMES = 16  # HTTPRoute/GRPCRoute/TLSRoute hostnames maxItems
-NO_TLS_PROTOCOLS = ("HTTP", "TCP", "UDP")
+def _blast_radius(ctx: Context, listener: Listener) -> str:
+    return blast_radius(listener, ctx.index.other_listeners(listener), ctx.option("gatewayController"))
 
 
-def attachable(ctx: Context, listeners: list[Listener], namespace: str, kind: str,
-               hostnames: list[str]) -> tuple[list[Listener], str]:
-    """The listeners a route of `kind` in `namespace` with `hostnames` attaches to, and if none, why."""
-    if not listeners:
-        return [], "no such listener"
-    admitted = [lst for lst in listeners if lst.admits_namespace(namespace, ctx.index.namespaces)]
-    if not admitted:
-        names = ", ".join(f"'{lst.name}' (from: {lst.allowed_from})" for lst in listeners[:3])
-        return [], f"no listener admits routes from namespace '{namespace}' ({names})"
-    admitted = [lst for lst in admitted if lst.admits_kind(kind)]
-    if not admitted:
-        return [], f"no listener admits kind {kind}"
-    matching = [lst for lst in admitted
-                if not hostnames or any(hostnames_intersect(lst.hostname, h) for h in hostnames)]
-    if not matching:
-        hosts = ", ".join(sorted({lst.hostname or "*" for lst in admitted}))
-        return [], (f"no listener hostname ({hosts}) intersects {', '.join(hostnames)} "
-                    f"(NoMatchingListenerHostname)")
-    return matching, ""
+def _controller(ctx: Context) -> str:
+    return str(ctx.option("gatewayController"))
 
 
-def _step_rank(resource: Resource) -> tuple[int, int] | None:
-    step = step_of(resource)
-    return None if step is None else step.rank
-
-
-@check("listener-secret-pending", "error", item="listener",
+@check("listener-secret-pending", "error", item="listener", options=('gatewayController',),
+       why='A listener whose Secret does not exist yet is ResolvedRefs=False/InvalidCertificateRef; Traefik before v3.1 and released Cilium drop the whole Gateway then, and Argo CD 3.1+ marks the Gateway Degraded (Gateway API spec; traefik #9158; cilium #34982; Argo CD Gateway health).',
        title="A listener's TLS Secret exists only after a Certificate is issued, and the Gateway goes live first",
        remediation="Apply the Certificate in an earlier Argo CD sync wave than the Gateway (Argo CD then waits "
                    "for it to be issued), issue it with DNS-01 so issuance does not depend on the Gateway, or "
@@ -58,8 +43,8 @@ def _step_rank(resource: Resource) -> tuple[int, int] | None:
 def listener_secret_pending(ctx: Context) -> Iterator[Hit]:
     # The incident's deadlock: the Gateway references a Secret that cert-manager creates only after
     # issuance; until then the listener (on Traefik: the whole Gateway) is down.
-    for listener in terminating_listeners(ctx):
-        gateway_step = _step_rank(listener.gateway)
+    for listener in terminating_listeners(ctx.index.listeners):
+        gateway_step = step_rank(listener.gateway)
         if gateway_step is None:
             continue
         for ref in listener.certificate_refs:
@@ -70,7 +55,7 @@ def listener_secret_pending(ctx: Context) -> Iterator[Hit]:
                     # A shim creates it only once its Ingress/Gateway is applied: never earlier
                     why = f"{cert.derived_from.ref} makes cert-manager create it only after it is applied"
                 else:
-                    cert_step = _step_rank(cert)
+                    cert_step = step_rank(cert)
                     if cert_step is None or cert_step < gateway_step:
                         continue
                     order = "in the same step as" if cert_step == gateway_step else "before"
@@ -79,17 +64,18 @@ def listener_secret_pending(ctx: Context) -> Iterator[Hit]:
                 yield Hit(listener.gateway,
                           f"listener '{listener.name}' ({listener.hostname or 'no hostname'}) serves Secret "
                           f"{ref.namespace}/{ref.name}, which exists only once Certificate {cert.namespace}/"
-                          f"{cert.name} is issued: {why}; {blast_radius(ctx, listener)}",
+                          f"{cert.name} is issued: {why}; {_blast_radius(ctx, listener)}",
                           hostname=listener.hostname, path=ref.path)
                 break
 
 
 @check("listener-certificate-mismatch", "error", item="listener",
+       why='A listener serves whatever certificate its Secret holds; if the Certificate behind it does not cover the listener hostname, clients get a certificate for another name and refuse the connection.',
        title="The Certificate behind a listener's Secret does not cover the listener hostname",
        remediation="Add the listener hostname to the Certificate's dnsNames (or a wildcard one label up), or "
                    "point the listener at the Secret of a Certificate that covers it.")
 def listener_certificate_mismatch(ctx: Context) -> Iterator[Hit]:
-    for listener in terminating_listeners(ctx):
+    for listener in terminating_listeners(ctx.index.listeners):
         if not listener.hostname:
             continue
         for ref in listener.certificate_refs:
@@ -101,20 +87,6 @@ def listener_certificate_mismatch(ctx: Context) -> Iterator[Hit]:
                       f"listener '{listener.name}' serves {listener.hostname} with Secret {ref.namespace}/{ref.name}, "
                       f"but Certificate {certs[0].namespace}/{certs[0].name} covers only {names}: clients get a "
                       f"certificate for another name", hostname=listener.hostname, path=ref.path)
-
-
-def _hostname_problem(hostname: str) -> str | None:
-    try:
-        ipaddress.ip_address(hostname)
-        return "is an IP address (listener hostnames must be DNS names)"
-    except ValueError:
-        pass
-    body = hostname[2:] if hostname.startswith("*.") else hostname
-    labels = body.split(".")
-    if "*" in body or not all(labels) or any(not all(c.isalnum() or c == "-" for c in label)
-                                             or label[0] == "-" or label[-1] == "-" for label in labels):
-        return "is not a valid RFC 1123 hostname (with an optional leading '*.')"
-    return None
 
 
 def _listener_problems(ctx: Context, gateway: Resource, listeners: list[Listener]) -> Iterator[tuple[str, str | None]]:
@@ -145,7 +117,7 @@ def _listener_problems(ctx: Context, gateway: Resource, listeners: list[Listener
         if lst.protocol in ("TCP", "UDP") and lst.hostname:
             yield f"listener '{lst.name}' is {lst.protocol} and sets a hostname", lst.hostname
         if lst.hostname is not None:
-            problem = _hostname_problem(lst.hostname)
+            problem = hostname_problem(lst.hostname)
             if problem:
                 yield f"listener '{lst.name}' hostname {lst.hostname!r} {problem}", lst.hostname
 
@@ -156,9 +128,9 @@ def _controller_problems(ctx: Context, listeners: list[Listener]) -> Iterator[tu
         if lst.protocol == "HTTPS" and lst.tls_mode is None and not lst.certificate_refs and \
                 not isinstance(lst.gateway.spec["listeners"][lst.position].get("tls"), dict):
             yield f"listener '{lst.name}' is HTTPS without a tls block (no certificate to serve)", lst.hostname
-    if controller(ctx) != "traefik":
+    if _controller(ctx) != "traefik":
         return
-    entry_points = ctx.settings.get("traefik", {}).get("entryPoints") or {}
+    entry_points = ctx.option("traefik.entryPoints") or {}
     ports = {int(p) for p in entry_points.values() if isinstance(p, int)}
     for lst in listeners:
         if lst.port not in ports:
@@ -167,14 +139,15 @@ def _controller_problems(ctx: Context, listeners: list[Listener]) -> Iterator[tu
                    f"({described}): PortUnavailable"), lst.hostname
 
 
-@check("gateway-invalid", "error", item="listener",
+@check("gateway-invalid", "error", item="listener", options=('gatewayController', 'traefik.entryPoints'),
+       why='The Gateway API CRDs reject duplicate listener names, duplicate port/protocol/hostname combinations, more than 64 listeners and tls on HTTP/TCP/UDP; Traefik also needs listener ports equal to entryPoint ports (PortUnavailable) (gateway-api CRD validation; traefik pkg/provider/kubernetes/gateway).',
        title="A Gateway (or route) that the API server or the Gateway controller rejects",
        remediation="Fix the listeners as the message says: unique names and port/protocol/hostname "
                    "combinations, at most 64 listeners, tls only on HTTPS/TLS with certificateRefs, listener "
                    "ports that the controller listens on (Traefik: an entryPoint port), at most 16 route "
                    "hostnames.")
 def gateway_invalid(ctx: Context) -> Iterator[Hit]:
-    traefik = controller(ctx) == "traefik"
+    traefik = _controller(ctx) == "traefik"
     for gateway in ctx.index.of(GATEWAY_GROUP, "Gateway"):
         listeners = ctx.index.listeners_by_gateway.get(gateway.key, [])
         if not listeners:
@@ -195,7 +168,8 @@ def gateway_invalid(ctx: Context) -> Iterator[Hit]:
                                       f"the API allows: the API server rejects it")
 
 
-@check("gateway-blast-radius", "warning", item="listener",
+@check("gateway-blast-radius", "warning", item="listener", options=('gatewayController', 'gateway.blastRadiusListeners'),
+       why="One listener with a missing Secret on a widely shared Gateway can take every other listener down on controllers that reject the whole Gateway (Traefik before v3.1, released Cilium): the incident's shared Gateway served 23 listeners.",
        title="A new listener on a widely shared Gateway serves a Secret not known to exist",
        remediation="Make sure the Secret exists before the Gateway changes (a Certificate in an earlier sync "
                    "wave, or a placeholder Secret), or move the listener to a Gateway of its own.")
@@ -205,7 +179,7 @@ def gateway_blast_radius(ctx: Context) -> Iterator[Hit]:
     # missing/pending checks still count the listeners at risk).
     if not ctx.index.cluster_state_consulted:
         return
-    threshold = int((ctx.settings.get("gateway") or {}).get("blastRadiusListeners", 10))
+    threshold = int(ctx.option("gateway.blastRadiusListeners"))
     live = {r.key: r for r in ctx.index.known if (r.group, r.kind) == (GATEWAY_GROUP, "Gateway")}
     for gateway in ctx.index.of(GATEWAY_GROUP, "Gateway"):
         listeners = ctx.index.listeners_by_gateway.get(gateway.key, [])
@@ -221,11 +195,12 @@ def gateway_blast_radius(ctx: Context) -> Iterator[Hit]:
                     continue
                 yield Hit(gateway, f"new listener '{listener.name}' ({listener.hostname or 'no hostname'}) serves "
                                    f"Secret {ref.namespace}/{ref.name}, not known to exist yet; "
-                                   f"{blast_radius(ctx, listener)}",
+                                   f"{_blast_radius(ctx, listener)}",
                           hostname=listener.hostname, path=listener.path)
 
 
 @check("route-parent-missing", "error", item="route", unresolved=True,
+       why='A route attaches only to a listener that admits its namespace and kind and whose hostname intersects its hostnames (NoMatchingListenerHostname); otherwise it is Accepted=False and serves nothing (Gateway API HTTPRoute spec).',
        title="A route's parentRef attaches to no listener",
        remediation="Point parentRefs at an existing Gateway (and sectionName/port of an existing listener) whose "
                    "allowedRoutes admit the route's namespace and kind and whose hostname matches the route's "
@@ -246,6 +221,6 @@ def route_parent_missing(ctx: Context) -> Iterator[Hit]:
                                f"{'sectionName' if parent.section_name else 'port'}", path=path,
                           points_at_nothing=False)
                 continue
-            _, reason = attachable(ctx, parent.listeners, res.namespace, res.kind, route.hostnames)
+            _, reason = attachable(parent.listeners, res.namespace, res.kind, route.hostnames, ctx.index.namespaces)
             if reason:
                 yield Hit(res, f"{where}: {reason} (Accepted=False)", path=path, points_at_nothing=False)

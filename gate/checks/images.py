@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from gate.checks.base import Check, Context, Hit, Probe, collector
+from gate.checks.base import Check, Context, Hit, collector
 from gate.domain.imageref import ImageRef, InvalidReference, parse
 from gate.domain.kube import WORKLOAD_TEMPLATE_PATHS, as_list, containers, dig
 from gate.model import Resource
 from gate.probes import registry as reg
+from gate.probes.base import Probe, ProbeName
 from gate.probes.credentials import CredentialStore
 
 CHECKS: list[Check] = []
@@ -63,14 +64,14 @@ def container_path(workload: Resource, fieldname: str, name: str) -> tuple[str |
 # -- the registry probe --------------------------------------------------------------------------
 
 def settings_from(ctx: Context) -> reg.RegistrySettings:
-    policy = ctx.settings.get("registries") or {}
-    insecure = {*(policy.get("insecure") or ()), *(ctx.options.get("insecure_registries") or ())}
+    policy = ctx.option("registries")
+    insecure = {*(policy.get("insecure") or ()), *ctx.config.registry.insecure}
     auth_hosts = {host: frozenset(entry.get("authHosts") or ()) for host, entry in policy.items()
                   if isinstance(entry, dict)}
-    platforms_off = (ctx.settings.get("checks") or {}).get("image-platform-missing") == "off"
-    return reg.RegistrySettings(
-        insecure=frozenset(h.lower() for h in insecure), auth_hosts=auth_hosts,
-        platforms=() if platforms_off else tuple(policy.get("platforms") or ()))
+    # Index bodies are fetched only when a platform is required and its check runs.
+    platforms = tuple(policy.get("platforms") or ()) if "image-platform-missing" in ctx.selected else ()
+    return reg.RegistrySettings(insecure=frozenset(h.lower() for h in insecure), auth_hosts=auth_hosts,
+                                platforms=platforms)
 
 
 def collect(ctx: Context) -> set[ImageRef]:
@@ -78,12 +79,12 @@ def collect(ctx: Context) -> set[ImageRef]:
 
 
 async def execute(requests: set[ImageRef], ctx: Context) -> dict[ImageRef, reg.ManifestAnswer]:
-    credentials = CredentialStore(ctx.options.get("registry_config"))
+    credentials = CredentialStore(ctx.config.registry.config_path)
     async with reg.RegistryClient(credentials, settings_from(ctx)) as client:
         return await client.check_all(requests)
 
 
-PROBES = [Probe("registry", collect, execute)]
+PROBES = [Probe(ProbeName.REGISTRY, collect, execute)]
 
 
 def answered(ctx: Context) -> Iterator[tuple[Resource, str, str, Any, ImageRef, reg.ManifestAnswer]]:
@@ -97,6 +98,7 @@ def answered(ctx: Context) -> Iterator[tuple[Resource, str, str, Any, ImageRef, 
 # -- checks --------------------------------------------------------------------------------------
 
 @check("image-reference-invalid", "error", title="Image reference does not parse", item="image",
+       why='The API server rejects a Pod without an image, and the kubelet cannot pull a reference that does not parse (distribution reference grammar).',
        remediation="Fix the image reference: a lowercase repository, a tag of letters, digits, _ . - "
                    "(at most 128), and a digest such as sha256:<64 hex digits>.")
 def image_reference_invalid(ctx: Context) -> Iterator[Hit]:
@@ -109,6 +111,7 @@ def image_reference_invalid(ctx: Context) -> Iterator[Hit]:
 
 
 @check("image-tag-mutable", "warning", title="Image is not pinned to a tag", item="image",
+       why='A tag like latest can move after the gate checked it, so what runs is not what was verified (Kubernetes image docs: pin a digest).',
        remediation="Deploy a fixed tag or a digest (image@sha256:...) instead of latest, so what was "
                    "checked is what runs.")
 def image_tag_mutable(ctx: Context) -> Iterator[Hit]:
@@ -119,7 +122,8 @@ def image_tag_mutable(ctx: Context) -> Iterator[Hit]:
 
 
 @check("image-not-found", "error", title="Image is missing from its registry", item="image",
-       network="registry",
+       why='Pods whose image is not in the registry stay in ImagePullBackOff and the Service has no endpoints; in the incident the backend image had not been pushed (OCI distribution spec: HEAD manifests).',
+       probe="registry",
        remediation="Push the image (or fix the tag or digest) before deploying; the registry must "
                    "serve the manifest when the Pods start.")
 def image_not_found(ctx: Context) -> Iterator[Hit]:
@@ -129,11 +133,13 @@ def image_not_found(ctx: Context) -> Iterator[Hit]:
 
 
 @check("image-unverifiable", "error", title="Image presence could not be verified", item="image",
-       network="registry",
+       options=("registries.onUnverifiable",),
+       why='A registry that could not answer (unreachable, authentication, rate limit, bad answer) says nothing about the image: the gate reports could-not-verify rather than a pass.',
+       probe="registry",
        remediation="Make the registry reachable and give the gate pull credentials (--registry-config, "
                    "DOCKER_AUTH_CONFIG), or set registries.onUnverifiable in the policy.")
 def image_unverifiable(ctx: Context) -> Iterator[Hit]:
-    severity = (ctx.settings.get("registries") or {}).get("onUnverifiable") or "error"
+    severity = ctx.option("registries.onUnverifiable")
     for workload, fieldname, name, image, ref, answer in answered(ctx):
         cause = UNVERIFIABLE_CAUSE.get(answer.outcome)
         if cause is not None:
@@ -142,11 +148,13 @@ def image_unverifiable(ctx: Context) -> Iterator[Hit]:
 
 
 @check("image-platform-missing", "warning", title="Image index lacks a required platform", item="image",
-       network="registry",
+       options=("registries.platforms",),
+       why="A multi-platform image index without the nodes' platform fails to pull on those nodes (no matching manifest for linux/arm64) (OCI image index spec).",
+       probe="registry",
        remediation="Build and push the image for every platform in registries.platforms (for example "
                    "docker buildx build --platform linux/amd64,linux/arm64 --push), or adjust the policy.")
 def image_platform_missing(ctx: Context) -> Iterator[Hit]:
-    required = (ctx.settings.get("registries") or {}).get("platforms") or []
+    required = ctx.option("registries.platforms") or []
     for workload, fieldname, name, image, ref, answer in answered(ctx):
         if not answer.found:
             continue

@@ -1,92 +1,27 @@
-"""Argo CD sync ordering: phases, waves and what must exist before what.
+"""Argo CD sync ordering: what must exist before what.
 
-Argo CD sorts a sync by hook phase, then wave, then kind, then name (gitops-engine
-pkg/sync/sync_tasks.go), and waits for each (phase, wave) step to be Healthy before the next. Within
-one step it applies everything back to back, so only a dependency in a *later step* leaves its
-dependent broken for as long as that step takes: that is what `sync-wave-order` reports.
+Argo CD waits for each (phase, wave) step to be Healthy before the next and applies one step back
+to back (`gate.domain.argocd`), so only a dependency in a *later step* leaves its dependent broken
+for as long as that step takes: that is what `sync-wave-order` reports.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from typing import NamedTuple
 
-from gate.domain.certmanager import issuer_for, issuer_ref
 from gate.checks.base import Check, Context, Hit, collector
-from gate.index import Index
+from gate.domain.argocd import SYNC_WAVE, Step, integer, step_of
+from gate.domain.certmanager import issuer_for, issuer_ref
 from gate.domain.kube import GATEWAY_GROUP
+from gate.index import Index
 from gate.model import Resource
 
 CHECKS: list[Check] = []
 check = collector(CHECKS)
 
-SYNC_WAVE = "argocd.argoproj.io/sync-wave"
-ARGO_HOOK = "argocd.argoproj.io/hook"
-HELM_HOOK = "helm.sh/hook"
-HELM_WEIGHT = "helm.sh/hook-weight"
-
-PHASES = {"PreSync": -1, "Sync": 0, "PostSync": 1, "SyncFail": 2}
-# How Argo CD maps Helm hooks onto its phases (gitops-engine pkg/sync/hook/helm).
-HELM_PHASES = {"crd-install": "PreSync", "pre-install": "PreSync", "pre-upgrade": "PreSync",
-               "post-install": "PostSync", "post-upgrade": "PostSync"}
-KIND_ORDER = [
-    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy", "PodDisruptionBudget",
-    "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass", "PersistentVolume",
-    "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding",
-    "ClusterRoleBindingList", "Role", "RoleList", "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod",
-    "ReplicationController", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job",
-    "CronJob", "IngressClass", "Ingress", "APIService",
-]
-# Listed kinds get negative ranks; any other kind ranks 0, i.e. last (same trick as gitops-engine).
-KIND_RANK = {kind: i - len(KIND_ORDER) for i, kind in enumerate(KIND_ORDER)}
-_INTEGER = re.compile(r"^[+-]?\d+$")  # what Go's strconv.Atoi accepts
-
-
-class Step(NamedTuple):
-    phase: str
-    wave: int
-
-    def __str__(self) -> str:
-        return f"wave {self.wave}" if self.phase == "Sync" else f"{self.phase} hook, wave {self.wave}"
-
-    @property
-    def rank(self) -> tuple[int, int]:
-        """What Argo CD waits between: a later rank starts only once earlier ones are Healthy."""
-        return (PHASES[self.phase], self.wave)
-
-
-def _integer(value: object) -> int | None:
-    return int(value) if isinstance(value, str) and _INTEGER.match(value.strip()) else None
-
-
-def step_of(resource: Resource) -> Step | None:
-    """The (phase, wave) Argo CD applies a resource in; None when it is not applied (Skip, other hooks)."""
-    annotations = resource.annotations
-    phase = "Sync"
-    hook = annotations.get(ARGO_HOOK)
-    if isinstance(hook, str) and hook.strip():
-        phases = [p.strip() for p in hook.split(",")]
-        known = [p for p in phases if p in PHASES]
-        if not known:
-            return None  # Skip, PreDelete, PostDelete: not part of the apply order
-        phase = min(known, key=PHASES.__getitem__)
-    elif isinstance(annotations.get(HELM_HOOK), str):
-        mapped = [HELM_PHASES[h.strip()] for h in annotations[HELM_HOOK].split(",") if h.strip() in HELM_PHASES]
-        if not mapped:
-            return None
-        phase = min(mapped, key=PHASES.__getitem__)
-    wave = _integer(annotations.get(SYNC_WAVE))
-    if wave is None:
-        wave = _integer(annotations.get(HELM_WEIGHT)) or 0
-    return Step(phase, wave)
-
-
-def order_key(resource: Resource, step: Step) -> tuple[int, int, int, str]:
-    return (PHASES[step.phase], step.wave, KIND_RANK.get(resource.kind, 0), resource.name)
-
 
 @check("sync-wave-invalid", "error", item="order",
+       why='Argo CD silently falls back to the Helm hook weight, then wave 0, for a sync-wave that is not an integer, so the intended order is lost without a word (gitops-engine pkg/sync/syncwaves).',
        title="An Argo CD sync-wave annotation is not an integer",
        remediation='Set argocd.argoproj.io/sync-wave to a quoted integer such as "-1" or "5".')
 def sync_wave_invalid(ctx: Context) -> Iterator[Hit]:
@@ -98,7 +33,7 @@ def sync_wave_invalid(ctx: Context) -> Iterator[Hit]:
         if not isinstance(value, str):
             yield Hit(resource, f"{SYNC_WAVE} is the {type(value).__name__} {value!r}: annotation values must "
                                 f"be strings, and kubectl and Argo CD refuse the object", path=where)
-        elif _integer(value) is None:
+        elif integer(value) is None:
             yield Hit(resource, f"{SYNC_WAVE} is {value!r}, not an integer: Argo CD silently uses wave 0 "
                                 f"(or the Helm hook weight) instead", path=where)
 
@@ -146,6 +81,7 @@ def dependencies(index: Index) -> Iterator[tuple[Resource, Resource, str]]:
 
 
 @check("sync-wave-order", "error", item="order",
+       why='Argo CD applies phase by phase and wave by wave and waits for each step to be Healthy before the next (gitops-engine pkg/sync/sync_context.go): a dependency in a later step than its dependent leaves the dependent broken until then.',
        title="Argo CD applies a resource in a later step than something that depends on it",
        remediation="Give the dependency a lower argocd.argoproj.io/sync-wave than the resource that needs it "
                    "(Argo CD waits for each wave to be Healthy before the next).")

@@ -109,15 +109,6 @@ def selector_matches(selector: Any, labels: dict[str, str]) -> bool:
     return True
 
 
-def ingress_hosts(ingress: Resource) -> tuple[list[str], list[str]]:
-    """(TLS hosts, rule hosts) of an Ingress."""
-    tls = [h for entry in as_list(ingress.spec.get("tls")) for h in as_list(as_dict(entry).get("hosts"))
-           if isinstance(h, str)]
-    rules = [r.get("host") for r in as_list(ingress.spec.get("rules")) if isinstance(r, dict)
-             and isinstance(r.get("host"), str)]
-    return tls, rules
-
-
 def normalize_host(name: str) -> str:
     return name.strip().rstrip(".").lower()
 

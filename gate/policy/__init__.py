@@ -1,6 +1,5 @@
-"""The policy file: load, validate against the shipped JSON Schema, merge over the defaults.
-
-Also the two ways to silence a check: exemptions in the policy and annotations on a resource.
+"""The policy file: load, validate against the shipped JSON Schema (`schema.json`), merge over the
+defaults (policies/default.yaml). What the policy decides about each finding is in `decisions`.
 """
 
 from __future__ import annotations
@@ -8,7 +7,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import cache
@@ -19,12 +18,10 @@ from typing import Any
 import jsonschema
 import yaml
 
-from gate.domain.kube import dig, pod_template
-from gate.sources.files import ManifestLoader
-from gate.model import Finding, Resource
+from gate.model import Finding
+from gate.sources.yaml_parser import ManifestLoader
 
 POLICY_FILENAME = ".gate.yaml"
-IGNORE_PREFIX = "gate.ingress-gate.dev/ignore-"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -169,24 +166,3 @@ def load_policy(explicit: str | None, check_ids: Iterable[str], *, today: dt.dat
                               expires=expires, file=str(path), line=lines[i] if i < len(lines) else 1)
         (policy.expired if expires is not None and expires < today else policy.exemptions).append(exemption)
     return policy
-
-
-def suppression_annotations(resource: Resource) -> Iterator[tuple[str, str, str]]:
-    """(where, check id, reason) for each `gate.ingress-gate.dev/ignore-<id>` annotation.
-
-    Read on the resource, on its pod template (kube-linter #487: people annotate the pods), and,
-    for objects a controller derives (shim Certificates), on the object they come from.
-    """
-    sources: list[tuple[str, Any]] = [("metadata.annotations", resource.metadata.get("annotations"))]
-    template = pod_template(resource)
-    if template is not None and template is not resource.body:
-        sources.append(("pod template annotations", dig(template, "metadata", "annotations")))
-    if resource.derived_from is not None:
-        sources.append((f"{resource.derived_from.kind} annotations", resource.derived_from.annotations))
-    for where, found in sources:
-        if not isinstance(found, dict):
-            continue
-        for key, value in found.items():
-            if isinstance(key, str) and key.startswith(IGNORE_PREFIX):
-                reason = value.strip() if isinstance(value, str) else ""
-                yield f"{where} {key}", key[len(IGNORE_PREFIX):], reason

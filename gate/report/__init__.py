@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gate.report import github, json_report, junit, markdown, sarif, text
-from gate.run import Report
+from gate.model import Report
 
 Renderer = Callable[[Report, bool], str]  # (report, colour) -> text
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gate.model import Finding
 from gate.report.locations import on_disk, relative_path
-from gate.run import Report
+from gate.model import Report
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from gate.model import ChecklistItem, Finding
-from gate.run import Report
+from gate.model import Report
 
 SCHEMA_VERSION = 1
 

@@ -16,10 +16,11 @@ from typing import Any
 
 from gate import __version__
 from gate.checks import CHECKS
-from gate.checks.base import ITEMS, Check
+from gate.checklist.items import ITEMS
+from gate.checks.base import Check
 from gate.model import Finding
 from gate.report.locations import artifact_uri, relative_path, resource_identity
-from gate.run import Report
+from gate.model import Report
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 # Our own key: GitHub recomputes `primaryLocationLineHash` itself and warns when a tool's value differs.
@@ -33,15 +34,16 @@ def rule_name(check_id: str) -> str:
 
 
 def rule(entry: Check) -> dict[str, Any]:
-    network = (f" Needs the network ({entry.network}); with --offline it is reported as not verified."
-               if entry.network else "")
+    network = (f" Needs the network ({entry.probe}); with --offline it is reported as not verified."
+               if entry.probe else "")
     return {
         "id": entry.id,
         "name": rule_name(entry.id),
         "shortDescription": {"text": entry.title},
-        "fullDescription": {"text": f"{entry.title}. Checklist line: {ITEMS[entry.item]}.{network}"},
-        "help": {"text": f"Remediation: {entry.remediation}",
-                 "markdown": f"**{entry.title}**\n\nRemediation: {entry.remediation}"},
+        "fullDescription": {"text": f"{entry.title}. Why: {entry.why} Checklist line: {ITEMS[entry.item]}."
+                                    f"{network}"},
+        "help": {"text": f"Why: {entry.why}\nRemediation: {entry.remediation}",
+                 "markdown": f"**{entry.title}**\n\nWhy: {entry.why}\n\nRemediation: {entry.remediation}"},
         "defaultConfiguration": {"level": LEVELS[entry.severity]},
         "properties": {"tags": ["kubernetes", "ingress-gate", entry.item]},
     }

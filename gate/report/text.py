@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gate.model import Finding
-from gate.run import Report
+from gate.model import Report
 
 MARKS = {"pass": "[x]", "fail": "[ ]", "unverified": "[?]"}
 COLOURS = {"pass": "32", "fail": "31", "unverified": "33", "error": "31", "warning": "33", "info": "36"}

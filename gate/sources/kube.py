@@ -17,7 +17,8 @@ from typing import Any
 
 from gate.domain.kube import CERT_MANAGER_GROUP, CLUSTER_SCOPED_KINDS, GATEWAY_GROUP, as_dict, as_list
 from gate.model import Resource
-from gate.sources.snapshot import error_message, secret_metadata_only
+from gate.sources.api_errors import error_message
+from gate.sources.redact import secret_metadata_only
 
 # Only this media type: a fallback to plain JSON would let a server that cannot do metadata-only
 # lists send full Secrets instead of refusing (406).

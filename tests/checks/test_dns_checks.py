@@ -9,7 +9,9 @@ import pytest
 from conftest import write
 from dns_server import needs_knot
 
-from gate.run import Report, RunConfig, run
+from gate.config import DnsOptions
+from gate.model import Report
+from gate.run import RunConfig, run
 
 pytestmark = needs_knot
 
@@ -92,12 +94,12 @@ def render(tmp_path: Path, *names: str, extra: str = "", issuer: str = "le-http"
 
 def check(path: Path, servers, *, lb_hostnames=(LB,), lb_addresses=(), policy: str | None = None,
           offline: bool = False) -> Report:
-    options = {"lb_hostnames": tuple(lb_hostnames), "lb_addresses": tuple(lb_addresses),
-               "nameservers": tuple(s.address for s in servers)}
+    options = DnsOptions(lb_hostnames=tuple(lb_hostnames), lb_addresses=tuple(lb_addresses),
+                         nameservers=tuple(s.address for s in servers))
     policy_path = None
     if policy is not None:
         policy_path = write(path.parent, "policy.yaml", policy)
-    return run(RunConfig(paths=[str(path)], offline=offline, options=options,
+    return run(RunConfig(paths=[str(path)], offline=offline, dns=options,
                          policy=str(policy_path) if policy_path else None))
 
 

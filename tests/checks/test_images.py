@@ -21,6 +21,7 @@ from registry_server import (  # noqa: F401 - fixtures are used by name
 )
 
 from gate.report import FORMATS
+from gate.config import RegistryOptions
 from gate.run import RunConfig, run
 
 pytestmark = pytest.mark.skipif(REGISTRY_BINARY is None, reason="docker-registry is not installed (.ci/run)")
@@ -39,8 +40,8 @@ def healthy_copy(tmp_path: Path, host: str) -> Path:
 
 
 def image_run(paths: list[Path], *, insecure: str | None = None, **config) -> object:
-    options = {"insecure_registries": (insecure,)} if insecure else {}
-    return run(RunConfig(paths=[str(p) for p in paths], include=IMAGE_CHECKS, options=options, **config))
+    registry = RegistryOptions(insecure=(insecure,) if insecure else (), **config.pop("registry", {}))
+    return run(RunConfig(paths=[str(p) for p in paths], include=IMAGE_CHECKS, registry=registry, **config))
 
 
 def image_items(report) -> dict[str, str]:

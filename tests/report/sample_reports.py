@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gate.checks import CHECKS
 from gate.model import Finding, ServiceChecklist
-from gate.run import Report
+from gate.model import Report
 
 
 def finding(check: str = "route-backend-missing", message: str = "names Service shop/web, not in the render",

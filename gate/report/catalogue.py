@@ -1,0 +1,39 @@
+"""The check catalogue as text, JSON or Markdown: `gate checks`, and README's table (generated, tested)."""
+
+from __future__ import annotations
+
+import json
+
+from gate.checklist.items import ITEMS
+from gate.checks.base import Check
+
+
+def catalogue_text(checks: list[Check]) -> str:
+    width = max(len(c.id) for c in checks)
+    lines = []
+    for entry in checks:
+        lines.append(f"{entry.id:<{width}}  {entry.severity:<7}  {entry.title}")
+        lines.append(f"{'':<{width}}  {'':<7}  why: {entry.why}")
+    return "\n".join(lines) + "\n"
+
+
+def catalogue_json(checks: list[Check]) -> str:
+    return json.dumps([{"id": c.id, "severity": c.severity, "title": c.title, "why": c.why,
+                        "remediation": c.remediation, "item": c.item, "probe": c.probe,
+                        "options": list(c.options)} for c in checks], indent=2) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def catalogue_markdown(checks: list[Check]) -> str:
+    rows = ["| id | severity | checklist line | what it finds | why it matters |", "|---|---|---|---|---|"]
+    for entry in checks:
+        probe = f" (needs {entry.probe}; `[?]` offline)" if entry.probe else ""
+        rows.append(f"| `{entry.id}` | {entry.severity} | {ITEMS[entry.item]} | {_cell(entry.title)}{probe} | "
+                    f"{_cell(entry.why)} |")
+    return "\n".join(rows) + "\n"
+
+
+CATALOGUE_FORMATS = {"text": catalogue_text, "json": catalogue_json, "markdown": catalogue_markdown}
