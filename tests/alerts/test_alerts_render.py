@@ -159,3 +159,8 @@ def test_docs_cover_every_alert():
 def test_registered_on_the_main_command():
     code, out, _ = output("--help")
     assert code == 0 and "--for-cert-manager" in out
+
+
+def test_docs_summary_table_is_generated_from_the_rules():
+    from gate.alerts.rules import markdown_table
+    assert markdown_table() in (ROOT / "docs" / "alerts.md").read_text(encoding="utf-8")
