@@ -164,7 +164,7 @@ def validate_policy(file: str) -> None:
     click.echo(f"{file}: valid")
 
 
-from gate.alerts.cli import alerts  # noqa: E402 - a self-contained command, registered last
+from gate.alerts.cli import alerts  # a self-contained command, registered last
 
 main.add_command(alerts)
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import click
 
-from gate.alerts.render import (DEFAULT_MAX_HTTPROUTES, DEFAULT_NAMESPACES, DEFAULT_RUNBOOK_URL, FORMATS,
-                                Options, render)
+from gate.alerts.render import DEFAULT_MAX_HTTPROUTES, DEFAULT_NAMESPACES, DEFAULT_RUNBOOK_URL, FORMATS, Options, render
 from gate.alerts.rules import parse_version
 
 

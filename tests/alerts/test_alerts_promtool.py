@@ -10,11 +10,27 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alerts_timeline import (CERT_MANAGER, FIRST_OOMKILL, NAMESPACES, PROMTOOL, TRAEFIK, alert_names, challenge,
-                             first_firing,
-                             LIMIT, expect, healthy_series, hpa_series, incident_series, incident_traefik_memory,
-                             leaked_routes, promtool,
-                             route_series, run_rule_test, without_annotations)
+from alerts_timeline import (
+    CERT_MANAGER,
+    FIRST_OOMKILL,
+    LIMIT,
+    NAMESPACES,
+    PROMTOOL,
+    TRAEFIK,
+    alert_names,
+    challenge,
+    expect,
+    first_firing,
+    healthy_series,
+    hpa_series,
+    incident_series,
+    incident_traefik_memory,
+    leaked_routes,
+    promtool,
+    route_series,
+    run_rule_test,
+    without_annotations,
+)
 from conftest import gate_cli
 
 from gate.alerts.rules import RULES
