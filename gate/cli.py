@@ -160,5 +160,9 @@ def validate_policy(file: str) -> None:
     click.echo(f"{file}: valid")
 
 
+from gate.alerts.cli import alerts  # a self-contained command, registered last
+
+main.add_command(alerts)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
