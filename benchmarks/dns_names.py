@@ -1,4 +1,4 @@
-"""DNS budget (issue 4): 1,000 distinct names through the gate's resolver against a local knot server.
+"""DNS budget: 1,000 distinct names through the gate's resolver against a local knot server.
 
 Measured in one run, best of N each:
   gate      the gate's resolver (gate/probes/dns.py): A, AAAA and the CAA walk of every name, concurrently

@@ -6,7 +6,6 @@ invalid policy, or an internal error.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback

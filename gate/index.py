@@ -62,7 +62,7 @@ class Index:
 
         self.namespaces: dict[str, Resource] = {r.name: r for r in self.all_of("", "Namespace")}
         self.certificates: list[Resource] = list(self.of(CERT_MANAGER_GROUP, "Certificate"))
-        # What ingress-shim and gateway-shim will create (issue 3); see gate/domain/shims.py for precedence
+        # What ingress-shim and gateway-shim will create; see gate/domain/shims.py for precedence
         self.certificates += derived_certificates(self.certificates, self.of(None, "Ingress"),
                                                   self.of(GATEWAY_GROUP, "Gateway"))
         self.certificates_by_secret: dict[tuple[str, str], list[Resource]] = defaultdict(list)

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from dns_server import knot, silent_server  # noqa: F401 - fixtures: a real DNS server (issue 4)
+from dns_server import knot, silent_server  # noqa: F401 - fixtures: a real DNS server
 
 from gate.config import ClusterOptions
 from gate.model import Report

@@ -41,10 +41,56 @@ def test_gate_checks_lists_every_id_as_text_and_json():
         assert check_id in text.stdout.decode()
     listed = json.loads(gate_cli("checks", "--format", "json").stdout)
     assert [c["id"] for c in listed] == list(CHECKS)
-    assert all({"id", "severity", "title", "remediation"} <= set(c) for c in listed)
+    assert all({"id", "severity", "title", "why", "remediation", "probe", "options"} <= set(c) for c in listed)
 
 
 def test_readme_documents_every_check_id():
     """README.md names every check id (the docs table is part of the contract)."""
     readme = (ROOT / "README.md").read_text()
     assert [c for c in CHECKS if f"`{c}`" not in readme] == []
+
+
+def test_readme_check_table_is_the_generated_one():
+    """README's check table is exactly `gate checks --format markdown` (regenerate it, never edit it)."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- checks:begin -->\n", 1)[1].split("<!-- checks:end -->", 1)[0]
+    generated = gate_cli("checks", "--format", "markdown")
+    assert generated.returncode == 0
+    assert table == generated.stdout.decode()
+
+
+def test_every_check_says_why_and_declares_known_options():
+    """Each check has a why; every option it declares has its default in policies/default.yaml."""
+    import yaml
+
+    defaults = yaml.safe_load((ROOT / "policies" / "default.yaml").read_text())
+    for entry in CHECKS.values():
+        assert entry.why.strip().endswith((".", ")")), entry.id
+        for option in entry.options:
+            value = defaults
+            for step in option.split("."):
+                assert isinstance(value, dict) and step in value, (entry.id, option)
+                value = value[step]
+
+
+def test_a_misspelt_probe_name_fails_when_the_check_is_defined():
+    """A check naming a probe that does not exist cannot be built (it would read as passed offline)."""
+    import pytest
+
+    from gate.checks.base import Check
+
+    with pytest.raises(ValueError):
+        Check(id="x-y", severity="error", title="t", remediation="r.", why="w.", fn=lambda ctx: (), probe="dsn")
+
+
+def test_an_undeclared_option_is_refused():
+    """A check reading a policy option it does not declare fails loudly instead of reading it."""
+    import pytest
+
+    from gate.checks.base import Check, Context
+    from gate.index import Index
+
+    ctx = Context(index=Index([]), settings={"dns": {"lifetime": 5.0}})
+    ctx.current = Check(id="x-y", severity="error", title="t", remediation="r.", why="w.", fn=lambda c: ())
+    with pytest.raises(RuntimeError):
+        ctx.option("dns.lifetime")

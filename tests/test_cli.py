@@ -27,7 +27,7 @@ def test_incident_example_fails_with_the_incident_findings():
     found = sorted((f["check"], f["resource"]["namespace"], f["file"], f["line"]) for f in report["findings"])
     assert found == [
         ("listener-secret-missing", "traefik", "examples/incident/platform/gateway.yaml", 278),
-        # the deadlock: pay, pay-sandbox and rbac listeners serve Secrets of Certificates in wave 1 (issue 3)
+        # the deadlock: pay, pay-sandbox and rbac listeners serve Secrets of Certificates in wave 1
         ("listener-secret-pending", "traefik", "examples/incident/platform/gateway.yaml", 242),
         ("listener-secret-pending", "traefik", "examples/incident/platform/gateway.yaml", 254),
         ("listener-secret-pending", "traefik", "examples/incident/platform/gateway.yaml", 266),

@@ -14,8 +14,8 @@ import yaml
 from conftest import ROOT, gate_cli
 from http_peers import NO_NETWORK, Request, TLSPeer
 
-from gate.sources.kube import METADATA_ONLY, read_cluster
 from gate.sources.files import load_paths
+from gate.sources.kube import METADATA_ONLY, read_cluster
 
 TOKEN = "kube-test-token-7f3a9c"
 SECRET_BYTES = b"-----BEGIN PRIVATE KEY-----\nlive-secret-key-material-41c2\n-----END PRIVATE KEY-----\n"

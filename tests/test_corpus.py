@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import CORPUS, needs_corpus
 
-from gate.sources.files import iter_manifest_files
 from gate.run import RunConfig, run
+from gate.sources.files import iter_manifest_files
 
 pytestmark = needs_corpus
 
@@ -88,7 +88,7 @@ ISSUE_3_CHECKS = {"certificate-issuer-missing", "certificate-no-solver", "http01
     "cert-manager-website/content/docs/usage/istio-csr/example/example-issuer.yaml",
 ])
 def test_complete_renders_have_no_certificate_or_gateway_finding(relative):
-    """Self-contained real renders get no finding from the cert-manager / Gateway API checks (issue 3)."""
+    """Self-contained real renders get no finding from the cert-manager / Gateway API checks."""
     report = run(RunConfig(paths=[str(CORPUS / relative)], offline=True))
     assert [f for f in report.findings if f.check in ISSUE_3_CHECKS] == []
 

@@ -1,4 +1,4 @@
-"""Issue 4's "done means": the incident example against a real zone fails on DNS for the four new names, and
+"""The examples against a real zone: the incident fails on DNS for the four new names, and
 passes once the zone is fixed; the healthy example with a good zone passes."""
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ def _service_has_port(service: Resource, port: Any) -> bool:
 
 
 @check("ingress-backend-missing", "error", item="backend", unresolved=True,
-       why='An Ingress controller serves 503 (ingress-nginx) or drops the route for a backend Service that does not exist; the Service must exist when the Ingress goes live (Kubernetes Ingress docs).',
+       why="An Ingress controller serves 503 (ingress-nginx) or drops the route for a backend Service that does not "
+           "exist; the Service must exist when the Ingress goes live (Kubernetes Ingress docs).",
        title="An Ingress backend names a Service (or Service port) that does not exist",
        remediation="Deploy the Service the Ingress names (with or before the Ingress), or fix the backend's "
                    "service name and port.")
@@ -54,7 +55,8 @@ def backend_services(ctx: Context) -> list[Resource]:
 
 
 @check("service-selects-nothing", "error", item="workload", unresolved=True,
-       why='A Service whose selector matches no pod has no endpoints, so every request behind it fails; a targetPort name no container declares resolves to no port (Kubernetes Service docs).',
+       why="A Service whose selector matches no pod has no endpoints, so every request behind it fails; a targetPort "
+           "name no container declares resolves to no port (Kubernetes Service docs).",
        title="A backend Service selects no workload, or targets a port name no container declares",
        remediation="Make the Service selector match the pod template labels of a Deployment/StatefulSet/"
                    "DaemonSet (deployed with it), and name a targetPort that its containers declare.")

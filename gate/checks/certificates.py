@@ -30,7 +30,9 @@ def _choices(ctx: Context) -> Iterator[tuple[Resource, str, SolverChoice]]:
 
 
 @check("certificate-issuer-missing", "error", item="issuer", unresolved=True,
-       why="cert-manager cannot issue a Certificate whose issuerRef names no Issuer/ClusterIssuer; a namespaced Issuer must be in the Certificate's namespace, and issuerRef.kind defaults to Issuer (cert-manager pkg/apis/certmanager/v1/types_certificate.go).",
+       why="cert-manager cannot issue a Certificate whose issuerRef names no Issuer/ClusterIssuer; a namespaced Issuer"
+           " must be in the Certificate's namespace, and issuerRef.kind defaults to Issuer (cert-manager "
+           "pkg/apis/certmanager/v1/types_certificate.go).",
        title="A Certificate's issuerRef names no Issuer or ClusterIssuer",
        remediation="Create the Issuer in the Certificate's namespace (or the ClusterIssuer), or fix issuerRef "
                    "name/kind/group (kind defaults to Issuer, group to cert-manager.io).")
@@ -61,7 +63,9 @@ def certificate_issuer_missing(ctx: Context) -> Iterator[Hit]:
 
 
 @check("certificate-no-solver", "error", item="issuer",
-       why='cert-manager picks an ACME solver per name by its selectors (dnsNames, dnsZones, matchLabels); with none matching the Order fails with "no configured challenge solvers can be used" (cert-manager pkg/util/solverpicker).',
+       why="cert-manager picks an ACME solver per name by its selectors (dnsNames, dnsZones, matchLabels); with none "
+           "matching the Order fails with \"no configured challenge solvers can be used\" (cert-manager "
+           "pkg/util/solverpicker).",
        title="No ACME solver of the issuer applies to a name of the Certificate",
        remediation="Add a solver whose selector (dnsNames, dnsZones, matchLabels) matches the name, or a solver "
                    "without a selector as the default.")
@@ -75,7 +79,8 @@ def certificate_no_solver(ctx: Context) -> Iterator[Hit]:
 
 
 @check("http01-wildcard", "error", item="issuer",
-       why="HTTP-01 can never validate a wildcard name: the ACME server refuses it, so the Order fails (cert-manager pkg/apis/acme/v1/types_issuer.go; Let's Encrypt challenge types).",
+       why="HTTP-01 can never validate a wildcard name: the ACME server refuses it, so the Order fails (cert-manager "
+           "pkg/apis/acme/v1/types_issuer.go; Let's Encrypt challenge types).",
        title="A wildcard name would be validated with HTTP-01, which cannot issue wildcards",
        remediation="Add a DNS-01 solver whose selector matches the wildcard (for example dnsZones: [the parent "
                    "domain]); ACME offers only DNS-01 for wildcard names.")
@@ -146,7 +151,9 @@ def _ingress_problem(ctx: Context, cert: Resource, ingress: dict[str, Any]) -> s
 
 
 @check("http01-solver-unroutable", "error", item="issuer",
-       why="The HTTP-01 solver's HTTPRoute must attach to an HTTP listener on the port Let's Encrypt reaches (80) that admits the Certificate's namespace and covers the name; otherwise the self-check fails for ever (cert-manager pkg/issuer/acme/http/httproute.go, #7234).",
+       why="The HTTP-01 solver's HTTPRoute must attach to an HTTP listener on the port Let's Encrypt reaches (80) that"
+           " admits the Certificate's namespace and covers the name; otherwise the self-check fails for ever "
+           "(cert-manager pkg/issuer/acme/http/httproute.go, #7234).",
        title="The HTTP-01 solver's route or Ingress cannot be reached for a name",
        remediation="Point the gatewayHTTPRoute solver (or the Certificate's acme.cert-manager.io/http01-parentref* "
                    "annotations) at a Gateway with an HTTP listener that admits the Certificate's namespace and "
@@ -168,7 +175,8 @@ def http01_solver_unroutable(ctx: Context) -> Iterator[Hit]:
 
 
 @check("ingress-shim-conflict", "error", item="certificate",
-       why='ingress-shim refuses issuer together with cluster-issuer, skips tls entries without hosts or secretName, and never updates a Certificate it does not own (cert-manager pkg/controller/certificate-shim).',
+       why="ingress-shim refuses issuer together with cluster-issuer, skips tls entries without hosts or secretName, "
+           "and never updates a Certificate it does not own (cert-manager pkg/controller/certificate-shim).",
        title="ingress-shim annotations or TLS entries that cert-manager refuses",
        remediation="Use either cert-manager.io/issuer (with issuer-kind/issuer-group) or "
                    "cert-manager.io/cluster-issuer, give every spec.tls entry hosts and a secretName of its own, "
@@ -198,7 +206,9 @@ def ingress_shim_conflict(ctx: Context) -> Iterator[Hit]:
 
 
 @check("shim-listener-skipped", "warning", item="certificate",
-       why='gateway-shim creates a Certificate only for HTTPS/TLS listeners with a hostname, Terminate mode and a same-namespace Secret certificateRef; any other listener is skipped with only an event (cert-manager pkg/controller/certificate-shim/gateways).',
+       why="gateway-shim creates a Certificate only for HTTPS/TLS listeners with a hostname, Terminate mode and a "
+           "same-namespace Secret certificateRef; any other listener is skipped with only an event (cert-manager "
+           "pkg/controller/certificate-shim/gateways).",
        title="gateway-shim silently skips a TLS listener of an annotated Gateway",
        remediation="Give the listener a hostname, tls.mode: Terminate set explicitly, and a certificateRef to a "
                    "Secret in the Gateway's namespace, or write a Certificate for it.")

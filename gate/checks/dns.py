@@ -4,7 +4,7 @@ Let's Encrypt validates HTTP-01 by connecting to the address the name resolves t
 resolvers, IPv6 first when any AAAA exists, after checking CAA (../shared/docs/domain.md); a name that
 points elsewhere fails validation and, in the incident, left cert-manager looping. Names that ACME
 HTTP-01 validates are errors; the other served names (listener, route and Ingress hostnames, DNS-01
-names) get the same checks at warning level, because traffic will not arrive either (issue 4).
+names) get the same checks at warning level, because traffic will not arrive either.
 
 The lookups happen in the `dns` probe (gate/probes/dns.py); these checks only read its answers.
 """
@@ -339,7 +339,9 @@ def _addressed(served: dict[str, Served]) -> Iterator[Served]:
 # -- the checks ------------------------------------------------------------------------------------------
 
 @check("dns-not-pointing-to-lb", "error", item="dns", probe="dns", options=("dns", "loadBalancer"),
-       why="Let's Encrypt validates HTTP-01 by connecting to the address the name resolves to from public resolvers in several regions; a name that does not reach the load balancer fails validation, and cert-manager's self-check loops meanwhile (boulder va/va.go; cert-manager pkg/issuer/acme/http/http.go).",
+       why="Let's Encrypt validates HTTP-01 by connecting to the address the name resolves to from public resolvers in"
+           " several regions; a name that does not reach the load balancer fails validation, and cert-manager's "
+           "self-check loops meanwhile (boulder va/va.go; cert-manager pkg/issuer/acme/http/http.go).",
        title="A name does not resolve to the load balancer",
        remediation="Point the name at the load balancer (a CNAME to its hostname, or A records within its "
                    "addresses) and wait for the change to reach public resolvers before applying the "
@@ -349,7 +351,8 @@ def dns_not_pointing_to_lb(ctx: Context) -> Iterator[Hit]:
 
 
 @check("dns-aaaa-mismatch", "error", item="dns", probe="dns", options=("dns", "loadBalancer"),
-       why="When any AAAA record exists Let's Encrypt tries IPv6 first and falls back to IPv4 only on a timeout: a stale AAAA breaks validation although the A record is right (Let's Encrypt IPv6 validation docs).",
+       why="When any AAAA record exists Let's Encrypt tries IPv6 first and falls back to IPv4 only on a timeout: a "
+           "stale AAAA breaks validation although the A record is right (Let's Encrypt IPv6 validation docs).",
        title="A name has AAAA records that are not the load balancer's",
        remediation="Remove the stale AAAA records, or point them at the load balancer's IPv6 addresses.")
 def dns_aaaa_mismatch(ctx: Context) -> Iterator[Hit]:
@@ -369,7 +372,8 @@ def _address_failures(ctx: Context, judge: Callable[[str, Expected], Callable[[N
 
 
 @check("caa-forbids-issuer", "error", item="dns", probe="dns", options=("dns", "loadBalancer"),
-       why="A CA checks CAA before every issuance, at the closest record up the tree, and refuses when it is not named (issue/issuewild); a DNS error on the CAA lookup blocks issuance too (RFC 8659; Let's Encrypt CAA docs).",
+       why="A CA checks CAA before every issuance, at the closest record up the tree, and refuses when it is not named"
+           " (issue/issuewild); a DNS error on the CAA lookup blocks issuance too (RFC 8659; Let's Encrypt CAA docs).",
        title="CAA records forbid the issuer's CA",
        remediation="Add a CAA record allowing the CA (e.g. `0 issue \"letsencrypt.org\"`, `issuewild` for "
                    "wildcards) at the name or the parent that carries the CAA set, or fix the failing "
@@ -391,7 +395,8 @@ def caa_forbids_issuer(ctx: Context) -> Iterator[Hit]:
 
 
 @check("dns-unverifiable", "error", item="dns", probe="dns", options=("dns", "loadBalancer"),
-       why='A DNS lookup that failed says nothing about the name: the gate cannot claim it points at the load balancer, so it is reported as could-not-verify rather than passed.',
+       why="A DNS lookup that failed says nothing about the name: the gate cannot claim it points at the load "
+           "balancer, so it is reported as could-not-verify rather than passed.",
        title="The DNS of a name could not be verified",
        remediation="Make the nameservers reachable (--nameserver, policy dns.nameservers), raise dns.timeout / "
                    "dns.lifetime, or name the load balancer (--lb-hostname, --lb-address, policy loadBalancer).")
@@ -420,7 +425,8 @@ def dns_unverifiable(ctx: Context) -> Iterator[Hit]:
 
 
 @check("dns-split-horizon", "warning", item="dns", probe="dns", options=("dns", "loadBalancer"),
-       why="cert-manager's HTTP-01 self-check resolves with the cluster's DNS while Let's Encrypt resolves publicly; nameservers that disagree make one of the two fail (cert-manager #863, #3238).",
+       why="cert-manager's HTTP-01 self-check resolves with the cluster's DNS while Let's Encrypt resolves publicly; "
+           "nameservers that disagree make one of the two fail (cert-manager #863, #3238).",
        title="Nameservers disagree about a name",
        remediation="Make every view of the zone agree with what public resolvers see: the CA validates from "
                    "the public Internet, not from inside the cluster.")

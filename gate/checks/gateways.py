@@ -34,8 +34,10 @@ def _controller(ctx: Context) -> str:
     return str(ctx.option("gatewayController"))
 
 
-@check("listener-secret-pending", "error", item="listener", options=('gatewayController',),
-       why='A listener whose Secret does not exist yet is ResolvedRefs=False/InvalidCertificateRef; Traefik before v3.1 and released Cilium drop the whole Gateway then, and Argo CD 3.1+ marks the Gateway Degraded (Gateway API spec; traefik #9158; cilium #34982; Argo CD Gateway health).',
+@check("listener-secret-pending", "error", item="listener", options=("gatewayController",),
+       why="A listener whose Secret does not exist yet is ResolvedRefs=False/InvalidCertificateRef; Traefik before "
+           "v3.1 and released Cilium drop the whole Gateway then, and Argo CD 3.1+ marks the Gateway Degraded (Gateway"
+           " API spec; traefik #9158; cilium #34982; Argo CD Gateway health).",
        title="A listener's TLS Secret exists only after a Certificate is issued, and the Gateway goes live first",
        remediation="Apply the Certificate in an earlier Argo CD sync wave than the Gateway (Argo CD then waits "
                    "for it to be issued), issue it with DNS-01 so issuance does not depend on the Gateway, or "
@@ -70,7 +72,8 @@ def listener_secret_pending(ctx: Context) -> Iterator[Hit]:
 
 
 @check("listener-certificate-mismatch", "error", item="listener",
-       why='A listener serves whatever certificate its Secret holds; if the Certificate behind it does not cover the listener hostname, clients get a certificate for another name and refuse the connection.',
+       why="A listener serves whatever certificate its Secret holds; if the Certificate behind it does not cover the "
+           "listener hostname, clients get a certificate for another name and refuse the connection.",
        title="The Certificate behind a listener's Secret does not cover the listener hostname",
        remediation="Add the listener hostname to the Certificate's dnsNames (or a wildcard one label up), or "
                    "point the listener at the Secret of a Certificate that covers it.")
@@ -139,8 +142,10 @@ def _controller_problems(ctx: Context, listeners: list[Listener]) -> Iterator[tu
                    f"({described}): PortUnavailable"), lst.hostname
 
 
-@check("gateway-invalid", "error", item="listener", options=('gatewayController', 'traefik.entryPoints'),
-       why='The Gateway API CRDs reject duplicate listener names, duplicate port/protocol/hostname combinations, more than 64 listeners and tls on HTTP/TCP/UDP; Traefik also needs listener ports equal to entryPoint ports (PortUnavailable) (gateway-api CRD validation; traefik pkg/provider/kubernetes/gateway).',
+@check("gateway-invalid", "error", item="listener", options=("gatewayController", "traefik.entryPoints"),
+       why="The Gateway API CRDs reject duplicate listener names, duplicate port/protocol/hostname combinations, more "
+           "than 64 listeners and tls on HTTP/TCP/UDP; Traefik also needs listener ports equal to entryPoint ports "
+           "(PortUnavailable) (gateway-api CRD validation; traefik pkg/provider/kubernetes/gateway).",
        title="A Gateway (or route) that the API server or the Gateway controller rejects",
        remediation="Fix the listeners as the message says: unique names and port/protocol/hostname "
                    "combinations, at most 64 listeners, tls only on HTTPS/TLS with certificateRefs, listener "
@@ -168,8 +173,11 @@ def gateway_invalid(ctx: Context) -> Iterator[Hit]:
                                       f"the API allows: the API server rejects it")
 
 
-@check("gateway-blast-radius", "warning", item="listener", options=('gatewayController', 'gateway.blastRadiusListeners'),
-       why="One listener with a missing Secret on a widely shared Gateway can take every other listener down on controllers that reject the whole Gateway (Traefik before v3.1, released Cilium): the incident's shared Gateway served 23 listeners.",
+@check("gateway-blast-radius", "warning", item="listener",
+       options=("gatewayController", "gateway.blastRadiusListeners"),
+       why="One listener with a missing Secret on a widely shared Gateway can take every other listener down on "
+           "controllers that reject the whole Gateway (Traefik before v3.1, released Cilium): the incident's shared "
+           "Gateway served 23 listeners.",
        title="A new listener on a widely shared Gateway serves a Secret not known to exist",
        remediation="Make sure the Secret exists before the Gateway changes (a Certificate in an earlier sync "
                    "wave, or a placeholder Secret), or move the listener to a Gateway of its own.")
@@ -200,7 +208,9 @@ def gateway_blast_radius(ctx: Context) -> Iterator[Hit]:
 
 
 @check("route-parent-missing", "error", item="route", unresolved=True,
-       why='A route attaches only to a listener that admits its namespace and kind and whose hostname intersects its hostnames (NoMatchingListenerHostname); otherwise it is Accepted=False and serves nothing (Gateway API HTTPRoute spec).',
+       why="A route attaches only to a listener that admits its namespace and kind and whose hostname intersects its "
+           "hostnames (NoMatchingListenerHostname); otherwise it is Accepted=False and serves nothing (Gateway API "
+           "HTTPRoute spec).",
        title="A route's parentRef attaches to no listener",
        remediation="Point parentRefs at an existing Gateway (and sectionName/port of an existing listener) whose "
                    "allowedRoutes admit the route's namespace and kind and whose hostname matches the route's "

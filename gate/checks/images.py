@@ -1,4 +1,4 @@
-"""Container images: every image the render deploys must exist in its registry (issue 5).
+"""Container images: every image the render deploys must exist in its registry.
 
 The incident's backend image had not been pushed yet. The images are those of every container,
 init container and ephemeral container of Pods and of workload pod templates (`gate.domain.kube`); each
@@ -98,7 +98,8 @@ def answered(ctx: Context) -> Iterator[tuple[Resource, str, str, Any, ImageRef, 
 # -- checks --------------------------------------------------------------------------------------
 
 @check("image-reference-invalid", "error", title="Image reference does not parse", item="image",
-       why='The API server rejects a Pod without an image, and the kubelet cannot pull a reference that does not parse (distribution reference grammar).',
+       why="The API server rejects a Pod without an image, and the kubelet cannot pull a reference that does not parse"
+           " (distribution reference grammar).",
        remediation="Fix the image reference: a lowercase repository, a tag of letters, digits, _ . - "
                    "(at most 128), and a digest such as sha256:<64 hex digits>.")
 def image_reference_invalid(ctx: Context) -> Iterator[Hit]:
@@ -111,7 +112,8 @@ def image_reference_invalid(ctx: Context) -> Iterator[Hit]:
 
 
 @check("image-tag-mutable", "warning", title="Image is not pinned to a tag", item="image",
-       why='A tag like latest can move after the gate checked it, so what runs is not what was verified (Kubernetes image docs: pin a digest).',
+       why="A tag like latest can move after the gate checked it, so what runs is not what was verified (Kubernetes "
+           "image docs: pin a digest).",
        remediation="Deploy a fixed tag or a digest (image@sha256:...) instead of latest, so what was "
                    "checked is what runs.")
 def image_tag_mutable(ctx: Context) -> Iterator[Hit]:
@@ -122,7 +124,8 @@ def image_tag_mutable(ctx: Context) -> Iterator[Hit]:
 
 
 @check("image-not-found", "error", title="Image is missing from its registry", item="image",
-       why='Pods whose image is not in the registry stay in ImagePullBackOff and the Service has no endpoints; in the incident the backend image had not been pushed (OCI distribution spec: HEAD manifests).',
+       why="Pods whose image is not in the registry stay in ImagePullBackOff and the Service has no endpoints; in the "
+           "incident the backend image had not been pushed (OCI distribution spec: HEAD manifests).",
        probe="registry",
        remediation="Push the image (or fix the tag or digest) before deploying; the registry must "
                    "serve the manifest when the Pods start.")
@@ -134,7 +137,8 @@ def image_not_found(ctx: Context) -> Iterator[Hit]:
 
 @check("image-unverifiable", "error", title="Image presence could not be verified", item="image",
        options=("registries.onUnverifiable",),
-       why='A registry that could not answer (unreachable, authentication, rate limit, bad answer) says nothing about the image: the gate reports could-not-verify rather than a pass.',
+       why="A registry that could not answer (unreachable, authentication, rate limit, bad answer) says nothing about "
+           "the image: the gate reports could-not-verify rather than a pass.",
        probe="registry",
        remediation="Make the registry reachable and give the gate pull credentials (--registry-config, "
                    "DOCKER_AUTH_CONFIG), or set registries.onUnverifiable in the policy.")
@@ -149,7 +153,8 @@ def image_unverifiable(ctx: Context) -> Iterator[Hit]:
 
 @check("image-platform-missing", "warning", title="Image index lacks a required platform", item="image",
        options=("registries.platforms",),
-       why="A multi-platform image index without the nodes' platform fails to pull on those nodes (no matching manifest for linux/arm64) (OCI image index spec).",
+       why="A multi-platform image index without the nodes' platform fails to pull on those nodes (no matching "
+           "manifest for linux/arm64) (OCI image index spec).",
        probe="registry",
        remediation="Build and push the image for every platform in registries.platforms (for example "
                    "docker buildx build --platform linux/amd64,linux/arm64 --push), or adjust the policy.")

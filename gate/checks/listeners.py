@@ -16,7 +16,9 @@ def _blast_radius(ctx: Context, listener: Listener) -> str:
 
 
 @check("listener-secret-missing", "error", item="listener", unresolved=True, options=("gatewayController",),
-       why='A listener referencing a Secret that nothing provides is ResolvedRefs=False/InvalidCertificateRef for ever; on Traefik before v3.1 and released Cilium that takes the whole Gateway down (Gateway API spec; traefik #9158; cilium #34982).',
+       why="A listener referencing a Secret that nothing provides is ResolvedRefs=False/InvalidCertificateRef for "
+           "ever; on Traefik before v3.1 and released Cilium that takes the whole Gateway down (Gateway API spec; "
+           "traefik #9158; cilium #34982).",
        title="A Gateway listener references a TLS Secret that nothing provides",
        remediation="Create the Secret, add a cert-manager Certificate whose secretName is that Secret (in an "
                    "earlier sync wave than the Gateway), or fix the certificateRef.")

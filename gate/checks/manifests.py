@@ -13,7 +13,8 @@ check = collector(CHECKS)
 
 
 @check("manifest-invalid", "error",
-       why='kubectl and Argo CD refuse a document that does not parse or is not a Kubernetes object, and the whole sync fails with it.',
+       why="kubectl and Argo CD refuse a document that does not parse or is not a Kubernetes object, and the whole "
+           "sync fails with it.",
        title="A document does not parse or is not a Kubernetes object",
        remediation="Fix the document at the given line (render Helm charts with `helm template` first); "
                    "the other documents are still checked.")
@@ -22,7 +23,8 @@ def manifest_invalid(ctx: Context) -> Iterator[Hit]:
 
 
 @check("manifest-duplicate-key", "error",
-       why='PyYAML silently keeps the last of two equal keys while kubectl and Argo CD (sigs.k8s.io/yaml, strict) refuse the document with "mapping key already defined": what a reviewer reads is not what is applied.',
+       why="PyYAML silently keeps the last of two equal keys while kubectl and Argo CD (sigs.k8s.io/yaml, strict) "
+           "refuse the document with \"mapping key already defined\": what a reviewer reads is not what is applied.",
        title="A mapping has the same key twice",
        remediation="Keep one of the two keys: YAML libraries silently keep the last value, while kubectl and "
                    "Argo CD refuse the whole document.")
@@ -37,7 +39,8 @@ def _load_problems(ctx: Context, kind: ProblemKind) -> Iterator[Hit]:
 
 
 @check("manifest-duplicate", "error",
-       why='Two objects with the same group, kind, namespace and name are one object to the API server: the later copy replaces the earlier when applied, and Argo CD reports a shared-resource warning.',
+       why="Two objects with the same group, kind, namespace and name are one object to the API server: the later copy"
+           " replaces the earlier when applied, and Argo CD reports a shared-resource warning.",
        title="The same object is defined twice",
        remediation="Keep one definition per apiVersion group, kind, namespace and name; the later copy "
                    "silently replaces the earlier one when applied.")
@@ -47,7 +50,8 @@ def manifest_duplicate(ctx: Context) -> Iterator[Hit]:
 
 
 @check("suppression-invalid", "warning",
-       why='A suppression without a reason, or for an unknown check id, silences nothing: the gate says so instead of pretending a finding was reviewed.',
+       why="A suppression without a reason, or for an unknown check id, silences nothing: the gate says so instead of "
+           "pretending a finding was reviewed.",
        title="A suppression annotation has no reason or names an unknown check",
        remediation=f'Write `{IGNORE_PREFIX}<check-id>: "<why this is safe>"` with a known check id and a '
                    f"non-empty reason; without one the check is not silenced.")
@@ -62,7 +66,8 @@ def suppression_invalid(ctx: Context) -> Iterator[Hit]:
 
 
 @check("exemption-expired", "warning",
-       why='An exemption past its expires date no longer applies; the finding it covered is back, and the policy should say why or drop it.',
+       why="An exemption past its expires date no longer applies; the finding it covered is back, and the policy "
+           "should say why or drop it.",
        title="A policy exemption is past its expiry date",
        remediation="Fix what the exemption covered, or renew it with a new `expires` date and a reason.")
 def exemption_expired(ctx: Context) -> Iterator[Hit]:

@@ -16,7 +16,9 @@ def _is_service(ref) -> bool:
 
 
 @check("route-backend-missing", "error", item="backend", unresolved=True,
-       why="A route to a missing Service gets ResolvedRefs=False/BackendNotFound; Traefik before v3.1 drops the whole Gateway configuration on such a route (traefik #9158), which is how the incident's solver routes broke ingress.",
+       why="A route to a missing Service gets ResolvedRefs=False/BackendNotFound; Traefik before v3.1 drops the whole "
+           "Gateway configuration on such a route (traefik #9158), which is how the incident's solver routes broke "
+           "ingress.",
        title="A route sends traffic to a Service that does not exist",
        remediation="Deploy the backend Service (and its workload) before or with the route, or fix the "
                    "backendRef name and namespace.")
@@ -31,7 +33,8 @@ def route_backend_missing(ctx: Context) -> Iterator[Hit]:
 
 
 @check("route-backend-port-missing", "error", item="backend",
-       why='A Service backendRef needs a port the Service exposes; otherwise the controller has no endpoint to send traffic to (Gateway API BackendRef spec: port is required for Service).',
+       why="A Service backendRef needs a port the Service exposes; otherwise the controller has no endpoint to send "
+           "traffic to (Gateway API BackendRef spec: port is required for Service).",
        title="A route's backendRef has no port, or a port the Service does not expose",
        remediation="Set backendRefs[].port to one of the Service's spec.ports[].port values.")
 def route_backend_port_missing(ctx: Context) -> Iterator[Hit]:
@@ -51,7 +54,8 @@ def route_backend_port_missing(ctx: Context) -> Iterator[Hit]:
 
 
 @check("reference-not-permitted", "error", item="listener",
-       why='A cross-namespace certificateRef or backendRef needs a ReferenceGrant in the target namespace, otherwise ResolvedRefs=False/RefNotPermitted (Gateway API ReferenceGrant spec).',
+       why="A cross-namespace certificateRef or backendRef needs a ReferenceGrant in the target namespace, otherwise "
+           "ResolvedRefs=False/RefNotPermitted (Gateway API ReferenceGrant spec).",
        title="A cross-namespace reference has no ReferenceGrant allowing it",
        remediation="Add a ReferenceGrant in the target namespace whose `from` names the referring kind and "
                    "namespace and whose `to` names the target kind (and name), or move the object.")

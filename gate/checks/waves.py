@@ -21,7 +21,8 @@ check = collector(CHECKS)
 
 
 @check("sync-wave-invalid", "error", item="order",
-       why='Argo CD silently falls back to the Helm hook weight, then wave 0, for a sync-wave that is not an integer, so the intended order is lost without a word (gitops-engine pkg/sync/syncwaves).',
+       why="Argo CD silently falls back to the Helm hook weight, then wave 0, for a sync-wave that is not an integer, "
+           "so the intended order is lost without a word (gitops-engine pkg/sync/syncwaves).",
        title="An Argo CD sync-wave annotation is not an integer",
        remediation='Set argocd.argoproj.io/sync-wave to a quoted integer such as "-1" or "5".')
 def sync_wave_invalid(ctx: Context) -> Iterator[Hit]:
@@ -81,7 +82,9 @@ def dependencies(index: Index) -> Iterator[tuple[Resource, Resource, str]]:
 
 
 @check("sync-wave-order", "error", item="order",
-       why='Argo CD applies phase by phase and wave by wave and waits for each step to be Healthy before the next (gitops-engine pkg/sync/sync_context.go): a dependency in a later step than its dependent leaves the dependent broken until then.',
+       why="Argo CD applies phase by phase and wave by wave and waits for each step to be Healthy before the next "
+           "(gitops-engine pkg/sync/sync_context.go): a dependency in a later step than its dependent leaves the "
+           "dependent broken until then.",
        title="Argo CD applies a resource in a later step than something that depends on it",
        remediation="Give the dependency a lower argocd.argoproj.io/sync-wave than the resource that needs it "
                    "(Argo CD waits for each wave to be Healthy before the next).")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gate.report import github, json_report, junit, markdown, sarif, text
 from gate.model import Report
+from gate.report import github, json_report, junit, markdown, sarif, text
 
 Renderer = Callable[[Report, bool], str]  # (report, colour) -> text
 

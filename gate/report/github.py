@@ -8,9 +8,8 @@ forge another command.
 
 from __future__ import annotations
 
-from gate.model import Finding
+from gate.model import Finding, Report
 from gate.report.locations import on_disk, relative_path
-from gate.model import Report
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 

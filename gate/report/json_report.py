@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gate.model import ChecklistItem, Finding
-from gate.model import Report
+from gate.model import ChecklistItem, Finding, Report
 
 SCHEMA_VERSION = 1
 

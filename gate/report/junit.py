@@ -12,8 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from gate.model import SEVERITY_RANK, Finding
-from gate.model import Report
+from gate.model import SEVERITY_RANK, Finding, Report
 
 # XML 1.0 cannot carry most control characters, and a parser message may quote them from the input.
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

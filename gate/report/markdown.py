@@ -12,9 +12,8 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from gate.model import ChecklistItem, Finding, ServiceChecklist
+from gate.model import ChecklistItem, Finding, Report, ServiceChecklist
 from gate.report.locations import relative_path
-from gate.model import Report
 
 ICONS = {"pass": "✅", "fail": "❌", "unverified": "❔"}
 FOLD_QUIET_AFTER = 3  # more services without findings than this are folded into <details>

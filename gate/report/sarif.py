@@ -15,12 +15,11 @@ from collections import Counter
 from typing import Any
 
 from gate import __version__
-from gate.checks import CHECKS
 from gate.checklist.items import ITEMS
+from gate.checks import CHECKS
 from gate.checks.base import Check
-from gate.model import Finding
+from gate.model import Finding, Report
 from gate.report.locations import artifact_uri, relative_path, resource_identity
-from gate.model import Report
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 # Our own key: GitHub recomputes `primaryLocationLineHash` itself and warns when a tool's value differs.

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from gate.model import Finding
-from gate.model import Report
+from gate.model import Finding, Report
 
 MARKS = {"pass": "[x]", "fail": "[ ]", "unverified": "[?]"}
 COLOURS = {"pass": "32", "fail": "31", "unverified": "33", "error": "31", "warning": "33", "info": "36"}

@@ -1,4 +1,4 @@
-"""`--kube`: read what already exists from the live API server (issue 6).
+"""`--kube`: read what already exists from the live API server.
 
 lightkube does the kubeconfig, context, in-cluster service account, TLS and authentication
 (tokens, token files, client certificates, exec plugins) and hands over an authenticated HTTP

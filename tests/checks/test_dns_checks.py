@@ -1,4 +1,4 @@
-"""The DNS checks against a real knot server: every case of issue 4, findings, severities, checklist lines."""
+"""The DNS checks against a real knot server: every DNS case (A, AAAA, CNAME, CAA, split horizon), findings, severities, checklist lines."""
 
 from __future__ import annotations
 

@@ -74,8 +74,8 @@ def test_blast_radius_wording_follows_the_controller(tmp_path):
 
 def test_unknown_controller_is_a_policy_error(tmp_path):
     """gatewayController accepts only the documented profiles."""
-    from gate.policy import PolicyError, load_policy
     from gate.checks import CHECKS
+    from gate.policy import PolicyError, load_policy
     with pytest.raises(PolicyError, match="gatewayController"):
         load_policy(policy(tmp_path, "gatewayController: haproxy\n"), CHECKS)
 
@@ -129,7 +129,7 @@ def test_pending_follows_argo_steps(tmp_path):
     cert = ("---\napiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata:\n  name: app-tls\n  namespace: infra\n"
             "  annotations: {{{ann}}}\nspec: {{secretName: app-tls, dnsNames: [app.example.com], "
             "issuerRef: {{name: le, kind: ClusterIssuer}}}}\n")
-    pending = lambda ann: "listener-secret-pending" in ids(check_text(tmp_path, gateway() + cert.format(ann=ann)))  # noqa: E731
+    pending = lambda ann: "listener-secret-pending" in ids(check_text(tmp_path, gateway() + cert.format(ann=ann)))
     assert pending('argocd.argoproj.io/sync-wave: "3"')
     assert not pending('argocd.argoproj.io/sync-wave: "-1"')
     assert not pending("argocd.argoproj.io/hook: PreSync")

@@ -20,8 +20,8 @@ from registry_server import (  # noqa: F401 - fixtures are used by name
     start_registry,
 )
 
-from gate.report import FORMATS
 from gate.config import RegistryOptions
+from gate.report import FORMATS
 from gate.run import RunConfig, run
 
 pytestmark = pytest.mark.skipif(REGISTRY_BINARY is None, reason="docker-registry is not installed (.ci/run)")

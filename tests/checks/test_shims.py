@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from conftest import check_text
 
+from gate.domain.shims import PARENT_REF_KIND, PARENT_REF_NAME, gateway_shim, ingress_shim
 from gate.index import Index
 from gate.sources.files import load_paths
-from gate.domain.shims import PARENT_REF_KIND, PARENT_REF_NAME, gateway_shim, ingress_shim
 
 GATEWAY = """apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

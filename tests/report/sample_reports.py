@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from gate.checks import CHECKS
-from gate.model import Finding, ServiceChecklist
-from gate.model import Report
+from gate.model import Finding, Report, ServiceChecklist
 
 
 def finding(check: str = "route-backend-missing", message: str = "names Service shop/web, not in the render",
