@@ -1,7 +1,9 @@
 """Every check fires on its `fire/` fixtures and stays silent on its `pass/` fixtures.
 
 tests/fixtures/<check-id>/fire/*.yaml and tests/fixtures/<check-id>/pass/*.yaml are small renders
-written for one check. The pipeline runs offline on each; other checks may fire too.
+written for one check. The pipeline runs offline on each; other checks may fire too. A fire fixture
+marks each line the check must report with `# expect: <check-id>`: the findings land on exactly
+those lines.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from gate.run import RunConfig, run
 CASES = sorted(p for p in FIXTURES.glob("*/*/*.yaml") if not p.name.startswith("."))
 
 
+def expected_lines(path, check_id: str) -> list[int]:
+    marker = f"# expect: {check_id}"
+    return [n for n, line in enumerate(path.read_text().split("\n"), 1) if line.rstrip().endswith(marker)]
+
+
 @pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parts[-3]}/{p.parts[-2]}/{p.name}")
 def test_fixture(path, monkeypatch):
     """A fire/ fixture yields the check (with a file:line inside the fixture); pass/ yields none."""
@@ -29,9 +36,10 @@ def test_fixture(path, monkeypatch):
                         cluster=ClusterOptions(state_paths=(state.name,) if state.exists() else ())))
     hits = [f for f in report.findings if f.check == check_id]
     if expectation == "fire":
-        assert hits, f"{check_id} did not fire on {path.name}"
-        lines = path.read_text().count("\n") + 1
-        assert all(f.file == path.name and 1 <= f.line <= lines for f in hits)
+        expected = expected_lines(path, check_id)
+        assert expected, f"{path.name} marks no line with '# expect: {check_id}'"
+        assert all(f.file == path.name for f in hits)
+        assert sorted({f.line for f in hits}) == expected, [(f.line, f.message) for f in hits]
     else:
         assert expectation == "pass"
         assert not hits, [f.message for f in hits]

@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - depends on the install
 # yaml-rs reads YAML 1.2; kubectl and Argo CD read (close to) YAML 1.1. A document goes to yaml-rs
 # only when no plain scalar in it can be read differently by the two: 1.1 booleans (yes/on/off...),
 # leading-zero, underscore, 0b/0o/0x, sexagesimal and exponent-without-dot numbers, `=`, merge keys;
-# nor anchors, aliases, tags, directives, explicit keys or Helm `{{`. tests/test_load_fast.py checks
+# nor anchors, aliases, tags, directives, explicit keys or Helm `{{`. tests/sources/test_yaml_parser.py checks
 # that the two parsers agree on every document of the shared corpus that passes this guard.
 _YAML11_TOKEN = r"""(?:
     [Yy]es|YES|[Nn]o|NO|[Oo]n|ON|[Oo]ff|OFF
