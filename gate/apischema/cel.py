@@ -204,29 +204,37 @@ def _first_line(exc: BaseException) -> str:
 def rules_of(node: Node) -> list[Rule]:
     if node.rules is None:
         node.rules = [compile_rule(r) for r in node.cel_rules or () if isinstance(r, dict)]
-        node.cel_escape = _needs_conversion(node, set())
+        node.cel_escape = _needs_conversion(node, {})
     return node.rules
 
 
-def _needs_conversion(node: Node, seen: set) -> bool:
-    if id(node) in seen:
+def _needs_conversion(node: Node | None, seen: dict) -> bool:
+    """Whether the subtree has a name to escape or a typed format (memoised per node)."""
+    if node is None:
         return False
-    seen.add(id(node))
-    if node.format in ("byte", "date-time", "duration"):
-        return True
-    if node.props:
-        for k, c in node.props.items():
-            if escape(k) != k or _needs_conversion(c, seen):
-                return True
-    for c in (node.items, node.additional):
-        if c is not None and _needs_conversion(c, seen):
-            return True
-    return False
+    known = node.conv
+    if known is not None:
+        return known
+    key = id(node)
+    if key in seen:
+        return False
+    seen[key] = True
+    result = node.format in ("byte", "date-time", "duration")
+    for k, c in (node.props or {}).items():
+        if escape(k) != k or _needs_conversion(c, seen):
+            result = True
+    if _needs_conversion(node.items, seen) or _needs_conversion(node.additional, seen):
+        result = True
+    node.conv = result
+    return result
 
 
 def to_cel(node: Node | None, value: Any) -> Any:
-    """The value as the API server's CEL sees it: escaped names, typed formats."""
-    if node is None:
+    """The value as the API server's CEL sees it: escaped names, typed formats.
+
+    Only the subtrees that need it are copied; everything else is passed as is.
+    """
+    if node is None or not _needs_conversion(node, {}):
         return value
     if isinstance(value, dict):
         out = {}
@@ -246,7 +254,7 @@ def to_cel(node: Node | None, value: Any) -> Any:
     if isinstance(value, str) and node.format:
         try:
             if node.format == "byte":
-                return base64.b64decode(value)
+                return base64.b64decode(value.replace("\n", "").replace("\r", ""))
             if node.format == "date-time":
                 return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
             if node.format == "duration":
@@ -288,7 +296,7 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
     rules = rules_of(node)
     if not rules:
         return
-    self_value = None
+    self_value = _MISSING
     for rule in rules:
         if rule.transition:
             continue
@@ -297,10 +305,15 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
             out.append(Violation(where, f"rule cannot be evaluated offline ({rule.error}): "
                                         f"{rule.rule}", "unevaluable"))
             continue
-        if self_value is None:
-            self_value = _json_safe(to_cel(node, value) if node.cel_escape else value)
+        if self_value is _MISSING:
+            self_value = to_cel(node, value) if node.cel_escape else value
         try:
             result = rule.program.eval(data={"self": self_value}).value()
+            if not isinstance(result, bool) and _NOT_JSON.match(str(result)):
+                # A value no JSON decoder makes (a YAML timestamp, a set, a huge integer)
+                # sits in a free-form field: the API server would have seen JSON.
+                self_value = _json_safe(self_value)
+                result = rule.program.eval(data={"self": self_value}).value()
         except Exception as exc:
             out.append(Violation(where, f"rule cannot be evaluated offline ({_first_line(exc)}): "
                                         f"{rule.rule}", "unevaluable"))
@@ -310,15 +323,21 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
         if isinstance(result, bool):
             out.append(Violation(where, _message(rule, self_value), "cel"))
         else:
-            # A runtime error (no such key, no matching overload): the API server rejects the
-            # object with the error; the wording is the library's.
-            out.append(Violation(where, f"{_error_text(result)} evaluating rule: {rule.rule}",
-                                 "cel"))
+# The API server says "<error> evaluating rule: <message, else the rule>".
+            out.append(Violation(where, f"{_error_text(result)} evaluating rule: "
+                                        f"{rule.message or rule.rule}", "cel"))
+
+
+_MISSING = object()
+_NOT_JSON = re.compile(r"INVALID_ARGUMENT: (Non-CEL value type|Integer value)")
+_NO_KEY = re.compile(r'NOT_FOUND: Key not found in map : "(.*)"')
 
 
 def _error_text(result: Any) -> str:
     text = str(result).strip()
-    return text.splitlines()[0][:300] if text else "error"
+    text = text.splitlines()[0][:300] if text else "error"
+    m = _NO_KEY.fullmatch(text)
+    return f"no such key: {m.group(1)}" if m else text
 
 
 def _message(rule: Rule, self_value: Any) -> str:

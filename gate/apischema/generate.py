@@ -58,10 +58,13 @@ def canonical(obj: Any) -> str:
 class Interner:
     """Stores each distinct large sub-schema once, named by a hash of its content."""
 
-    def __init__(self) -> None:
+    def __init__(self, dedupe: bool = True) -> None:
         self.defs: dict[str, Any] = {}
+        self.dedupe = dedupe  # off at run time (Validator.add_crd): hashing costs more than it saves
 
     def add(self, node: dict) -> dict:
+        if not self.dedupe:
+            return node
         text = canonical(node)
         if len(text) < INTERN_MIN:
             return node

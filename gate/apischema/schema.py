@@ -114,8 +114,10 @@ def _date_time(v: str) -> bool:
 
 
 def _byte(v: str) -> bool:
+    # Go's base64 decoder (encoding/json for []byte, kube-openapi's "byte" format) skips \r and
+    # \n, so wrapped base64 is valid.
     try:
-        base64.b64decode(v, validate=True)
+        base64.b64decode(v.replace("\n", "").replace("\r", ""), validate=True)
     except (binascii.Error, ValueError):
         return False
     return True
@@ -152,7 +154,7 @@ class Node:
                  "xmin", "xmax", "min_len", "max_len", "min_items", "max_items", "min_props",
                  "max_props", "default", "has_default", "list_type", "map_keys", "int_or_string",
                  "embedded", "any_of", "one_of", "all_of", "not_", "rules", "builtin",
-                 "defaults", "cel_escape", "cel_rules")
+                 "defaults", "cel_escape", "cel_rules", "conv")
 
     def __init__(self) -> None:
         self.types: tuple[str, ...] | None = None
@@ -184,6 +186,7 @@ class Node:
         self.defaults: tuple[tuple[str, Node], ...] = ()
         self.cel_escape = False
         self.cel_rules: list | None = None  # the raw x-kubernetes-validations entries
+        self.conv: bool | None = None  # whether CEL needs a converted copy (cel.py)
 
 
 class Compiler:

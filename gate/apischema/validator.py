@@ -122,8 +122,19 @@ class _CrdVersion:
     name: str
     served: bool
     status_subresource: bool
-    schema: Any  # compact data
-    compiler: Compiler
+    schema: Any  # compact data, or None when the version has no schema
+    compiler: Compiler | None
+    raw: Any = None  # openAPIV3Schema of an added CRD, compacted on first use
+
+    def compact(self) -> tuple[Any, Compiler | None]:
+        if self.raw is not None:
+            from .generate import Interner, compact
+
+            interner = Interner(dedupe=False)
+            self.schema = compact(self.raw, interner, None, False)
+            self.compiler = Compiler(interner.defs, builtin=False)
+            self.raw = None
+        return self.schema, self.compiler
 
 
 @dataclass
@@ -195,23 +206,31 @@ class Validator:
 
         Its kind then validates against it, taking precedence over a shipped CRD of the same
         group and kind (it is what the cluster will serve). Returns False, registering nothing,
-        when the body is not a usable apiextensions.k8s.io/v1 CRD.
+        when the body is not a usable apiextensions.k8s.io/v1 CRD. Cheap: a version's schema is
+        compiled only when an object of it is validated.
         """
-        from .generate import Interner, compact_crd
-
-        try:
-            if not isinstance(body, Mapping) or body.get("kind") != "CustomResourceDefinition":
-                return False
-            interner = Interner()
-            entry = compact_crd(dict(body), interner)
-            if not isinstance(entry.get("group"), str) or not isinstance(entry.get("kind"), str):
-                return False
-            compiler = Compiler(interner.defs, builtin=False)
-            crd = self._crd_from_compact(entry, compiler, f"CRD {source}")
-        except (TypeError, ValueError, AttributeError, KeyError, RecursionError):
+        if not isinstance(body, Mapping) or body.get("kind") != "CustomResourceDefinition":
             return False
-        key = (crd.group, crd.kind)
-        self._added[key] = crd
+        spec = body.get("spec")
+        if not isinstance(spec, Mapping):
+            return False
+        names = spec.get("names")
+        group, kind = spec.get("group"), names.get("kind") if isinstance(names, Mapping) else None
+        if not isinstance(group, str) or not isinstance(kind, str) or not group or not kind:
+            return False
+        versions: dict[str, _CrdVersion] = {}
+        for v in spec.get("versions") or ():
+            if not isinstance(v, Mapping) or not isinstance(v.get("name"), str):
+                continue
+            schema = v.get("schema")
+            raw = schema.get("openAPIV3Schema") if isinstance(schema, Mapping) else None
+            sub = v.get("subresources")
+            versions[v["name"]] = _CrdVersion(
+                v["name"], v.get("served") is True,
+                isinstance(sub, Mapping) and "status" in sub, None, None,
+                raw if isinstance(raw, Mapping) and raw else None)
+        key = (group, kind)
+        self._added[key] = _Crd(group, kind, versions, f"CRD {source}")
         for k in [k for k in self._compiled if k[:2] == key]:
             del self._compiled[k]
         return True
@@ -362,9 +381,13 @@ class Validator:
             skip_status = True
         else:
             crd, v = found[1], found[2]
-            if not v.schema:
+            try:
+                schema, compiler = v.compact()
+            except (TypeError, ValueError, AttributeError, KeyError, RecursionError):
+                schema, compiler = None, None  # a malformed CRD in the render
+            if not schema or compiler is None:
                 return Result(Status.NOT_VALIDATED, source=crd.source)
-            root = self._root((crd.group, crd.kind, v.name), v.schema, v.compiler, crd=True)
+            root = self._root((crd.group, crd.kind, v.name), schema, compiler, crd=True)
             skip_status = v.status_subresource
         checked = obj
         if skip_status and "status" in obj:
