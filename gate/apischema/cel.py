@@ -204,53 +204,42 @@ def _first_line(exc: BaseException) -> str:
 def rules_of(node: Node) -> list[Rule]:
     if node.rules is None:
         node.rules = [compile_rule(r) for r in node.cel_rules or () if isinstance(r, dict)]
-        node.cel_escape = _needs_conversion(node, {})
     return node.rules
-
-
-def _needs_conversion(node: Node | None, seen: dict) -> bool:
-    """Whether the subtree has a name to escape or a typed format (memoised per node)."""
-    if node is None:
-        return False
-    known = node.conv
-    if known is not None:
-        return known
-    key = id(node)
-    if key in seen:
-        return False
-    seen[key] = True
-    result = node.format in ("byte", "date-time", "duration")
-    for k, c in (node.props or {}).items():
-        if escape(k) != k or _needs_conversion(c, seen):
-            result = True
-    if _needs_conversion(node.items, seen) or _needs_conversion(node.additional, seen):
-        result = True
-    node.conv = result
-    return result
 
 
 def to_cel(node: Node | None, value: Any) -> Any:
     """The value as the API server's CEL sees it: escaped names, typed formats.
 
-    Only the subtrees that need it are copied; everything else is passed as is.
+    Walks the value with its schema; only what changes is copied (the same object otherwise).
     """
-    if node is None or not _needs_conversion(node, {}):
+    if node is None:
         return value
+    node.ensure()
     if isinstance(value, dict):
-        out = {}
         props = node.props or {}
+        out = None
         for k, v in value.items():
             child = props.get(k)
             if child is not None:
                 name = escape(k)
-                if name is None:
-                    continue
-                out[name] = to_cel(child, v)
+                nv = to_cel(child, v) if name is not None else None
             else:
-                out[k] = to_cel(node.additional, v)
-        return out
+                name, nv = k, to_cel(node.additional, v)
+            if out is None and (name != k or nv is not v):
+                out = {}
+                for k2, v2 in value.items():
+                    if k2 == k:
+                        break
+                    out[k2] = v2
+            if out is not None and name is not None:
+                out[name] = nv
+        return value if out is None else out
     if isinstance(value, list):
-        return [to_cel(node.items, v) for v in value]
+        items = node.items
+        if items is None:
+            return value
+        new = [to_cel(items, v) for v in value]
+        return value if all(a is b for a, b in zip(new, value)) else new
     if isinstance(value, str) and node.format:
         try:
             if node.format == "byte":
@@ -291,22 +280,49 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+# Results per (node, value): a render repeats the same values (22,514 solver routes share their
+# parentRefs and filters), and a rule's verdict depends on its node's value alone. The key is the
+# value's repr: exact for JSON values (1, True and "1" differ) and cheaper than a CEL call.
+_RESULTS: dict[tuple, list[tuple[tuple, str, str]]] = {}
+_RESULTS_MAX = 100_000
+
+
 def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
     """Evaluate the node's rules with ``self`` = value; append violations to out."""
     rules = rules_of(node)
     if not rules:
         return
+    try:
+        key: tuple | None = (id(node), repr(value))
+    except Exception:  # a hostile __repr__ cannot come from a YAML or JSON loader, but still
+        key = None
+    if key is not None:
+        hit = _RESULTS.get(key)
+        if hit is not None and hit[0][0] is node:
+            out.extend(Violation(path + rel, msg, kind) for rel, msg, kind in hit[1:])  # type: ignore[misc]
+            return
+    found: list[Violation] = []
+    _evaluate(node, rules, value, found)
+    out.extend(Violation(path + v.path, v.message, v.kind) for v in found)
+    if key is not None:
+        if len(_RESULTS) >= _RESULTS_MAX:
+            _RESULTS.clear()
+        # The node itself is kept in the entry so that its id cannot be reused by another node.
+        _RESULTS[key] = [(node, "", "")] + [(v.path, v.message, v.kind) for v in found]
+
+
+def _evaluate(node: Node, rules: list[Rule], value: Any, out: list[Violation]) -> None:
     self_value = _MISSING
     for rule in rules:
         if rule.transition:
             continue
-        where = path + rule.field_path
+        where = rule.field_path
         if rule.program is None:
             out.append(Violation(where, f"rule cannot be evaluated offline ({rule.error}): "
                                         f"{rule.rule}", "unevaluable"))
             continue
         if self_value is _MISSING:
-            self_value = to_cel(node, value) if node.cel_escape else value
+            self_value = to_cel(node, value)
         try:
             result = rule.program.eval(data={"self": self_value}).value()
             if not isinstance(result, bool) and _NOT_JSON.match(str(result)):

@@ -82,48 +82,55 @@ def _types(schema: dict) -> tuple[list[str], bool]:
     return [x for x in t if x != "null"], "null" in t
 
 
-def compact(schema: Any, interner: Interner, resolve: Callable[[str], dict] | None,
-            builtin: bool, stack: tuple[str, ...] = ()) -> dict:
-    """One OpenAPI/JSON schema node -> the compact form read by gate.apischema.schema."""
+def compact_level(schema: Any, builtin: bool,
+                  resolve: Callable[[str], dict] | None = None) -> dict:
+    """One OpenAPI/JSON schema node -> its compact form, sub-schemas left as they are.
+
+    Keys: see gate.apischema.schema.Compiler. Sub-schemas sit under "p" (properties), "ap"
+    (additionalProperties), "i" (items), "any"/"one"/"all" and "not".
+    """
     if not isinstance(schema, dict):
         return {}
     if "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[-1]
-        if name in stack:
-            raise ValueError(f"recursive schema through {name}: not supported")
-        return compact(resolve(name), interner, resolve, builtin, stack + (name,))
+        ref = schema["$ref"]
+        if resolve is None or not isinstance(ref, str):
+            return {}
+        return compact_level(resolve(ref.rsplit("/", 1)[-1]), builtin, resolve)
     out: dict[str, Any] = {}
-    if schema.get("oneOf") and all(set(o) <= {"type"} for o in schema["oneOf"]):
+    one_of = schema.get("oneOf")
+    if isinstance(one_of, list) and one_of and all(isinstance(o, dict) and set(o) <= {"type"}
+                                                   for o in one_of):
         # Built-in IntOrString / Quantity: a plain union of types.
-        types = sorted({t for o in schema["oneOf"] for t in _types(o)[0]})
+        types = sorted({t for o in one_of for t in _types(o)[0]})
         if types == ["integer", "string"]:
             out["ios"] = 1
         else:
             out["t"] = types
         schema = {k: v for k, v in schema.items() if k != "oneOf"}
     types, nullable = _types(schema)
+    types = [t for t in types if isinstance(t, str)]
     if len(types) == 1:
         out["t"] = types[0]
     elif types:
         out["t"] = sorted(types)
     # Built-in schemas allow null everywhere (JSON null = unset for a Go field); a CRD field is
     # nullable only when it says so.
-    if nullable or schema.get("nullable") or builtin:
+    if nullable or schema.get("nullable") is True or builtin:
         out["n"] = 1
-    if schema.get("x-kubernetes-int-or-string"):
+    if schema.get("x-kubernetes-int-or-string") is True:
         out["ios"] = 1
         out.pop("t", None)
-    if "properties" in schema:
-        out["p"] = {k: compact(v, interner, resolve, builtin, stack)
-                    for k, v in sorted(schema["properties"].items())}
+    props = schema.get("properties")
+    if isinstance(props, dict):
+        out["p"] = {k: v for k, v in sorted(props.items()) if isinstance(k, str)}
     ap = schema.get("additionalProperties")
     if isinstance(ap, dict):
-        out["ap"] = compact(ap, interner, resolve, builtin, stack)
+        out["ap"] = ap
     elif ap is True:
         out["pu"] = 1
-    if schema.get("x-kubernetes-preserve-unknown-fields"):
+    if schema.get("x-kubernetes-preserve-unknown-fields") is True:
         out["pu"] = 1
-    if schema.get("x-kubernetes-embedded-resource"):
+    if schema.get("x-kubernetes-embedded-resource") is True:
         out["emb"] = 1
     is_object = out.get("t") == "object" or "p" in out
     if is_object and "ap" not in out and "pu" not in out:
@@ -139,34 +146,63 @@ def compact(schema: Any, interner: Interner, resolve: Callable[[str], dict] | No
             # validation (the default since 1.27) reports them instead.
             out["c"] = 1
     if isinstance(schema.get("items"), dict):
-        out["i"] = compact(schema["items"], interner, resolve, builtin, stack)
-    for src, dst in (("required", "r"), ("enum", "e"), ("pattern", "pt"), ("format", "f"),
-                     ("minimum", "mn"), ("maximum", "mx"), ("minLength", "mnl"),
-                     ("maxLength", "mxl"), ("minItems", "mni"), ("maxItems", "mxi"),
-                     ("minProperties", "mnp"), ("maxProperties", "mxp"),
-                     ("x-kubernetes-list-type", "lt"), ("x-kubernetes-list-map-keys", "lk")):
-        if src in schema:
-            out[dst] = schema[src]
+        out["i"] = schema["items"]
+    for src, dst, kinds in (("required", "r", list), ("enum", "e", list),
+                            ("pattern", "pt", str), ("format", "f", str),
+                            ("minimum", "mn", (int, float)), ("maximum", "mx", (int, float)),
+                            ("minLength", "mnl", int), ("maxLength", "mxl", int),
+                            ("minItems", "mni", int), ("maxItems", "mxi", int),
+                            ("minProperties", "mnp", int), ("maxProperties", "mxp", int),
+                            ("x-kubernetes-list-type", "lt", str),
+                            ("x-kubernetes-list-map-keys", "lk", list)):
+        val = schema.get(src)
+        if isinstance(val, kinds) and not isinstance(val, bool):
+            out[dst] = val
+    if "r" in out:
+        out["r"] = [r for r in out["r"] if isinstance(r, str)]
+    if "lk" in out:
+        out["lk"] = [k for k in out["lk"] if isinstance(k, str)]
     if schema.get("exclusiveMinimum") is True:
         out["xmn"] = 1
     if schema.get("exclusiveMaximum") is True:
         out["xmx"] = 1
     if "default" in schema and not builtin:
         out["d"] = schema["default"]
-    if out.get("lt") == "atomic":
-        del out["lt"]
+    if out.get("lt") not in ("set", "map"):
+        out.pop("lt", None)
     for comb, key in (("anyOf", "any"), ("oneOf", "one"), ("allOf", "all")):
-        if schema.get(comb):
-            out[key] = [compact(s, interner, resolve, builtin, stack) for s in schema[comb]]
+        val = schema.get(comb)
+        if isinstance(val, list) and val:
+            out[key] = [s for s in val if isinstance(s, dict)]
     if isinstance(schema.get("not"), dict):
-        out["not"] = compact(schema["not"], interner, resolve, builtin, stack)
+        out["not"] = schema["not"]
     rules = schema.get("x-kubernetes-validations")
-    if rules:
+    if isinstance(rules, list) and rules:
         out["x"] = [{k: r[k] for k in ("rule", "message", "messageExpression", "fieldPath",
                                        "reason", "optionalOldSelf") if k in r}
-                    for r in rules]
-    if builtin and "x-kubernetes-group-version-kind" in schema:
-        pass  # identity of the top-level kind: kept in the kinds table instead
+                    for r in rules if isinstance(r, dict)]
+    return out
+
+
+def compact(schema: Any, interner: Interner, resolve: Callable[[str], dict] | None,
+            builtin: bool, stack: tuple[str, ...] = ()) -> dict:
+    """A whole OpenAPI/JSON schema -> the compact form, large sub-schemas interned."""
+    if isinstance(schema, dict) and "$ref" in schema and resolve is not None:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name in stack:
+            raise ValueError(f"recursive schema through {name}: not supported")
+        return compact(resolve(name), interner, resolve, builtin, stack + (name,))
+    out = compact_level(schema, builtin, resolve)
+    def sub(x: Any) -> dict:
+        return compact(x, interner, resolve, builtin, stack)
+    if "p" in out:
+        out["p"] = {k: sub(v) for k, v in out["p"].items()}
+    for key in ("ap", "i", "not"):
+        if key in out:
+            out[key] = sub(out[key])
+    for key in ("any", "one", "all"):
+        if key in out:
+            out[key] = [sub(x) for x in out[key]]
     return interner.add(out)
 
 

@@ -154,7 +154,8 @@ class Node:
                  "xmin", "xmax", "min_len", "max_len", "min_items", "max_items", "min_props",
                  "max_props", "default", "has_default", "list_type", "map_keys", "int_or_string",
                  "embedded", "any_of", "one_of", "all_of", "not_", "rules", "builtin",
-                 "defaults", "cel_escape", "cel_rules", "conv")
+                 "defaults", "cel_escape", "cel_rules", "conv", "pytypes", "checks_string",
+                 "checks_number", "extra", "pending")
 
     def __init__(self) -> None:
         self.types: tuple[str, ...] | None = None
@@ -187,29 +188,89 @@ class Node:
         self.cel_escape = False
         self.cel_rules: list | None = None  # the raw x-kubernetes-validations entries
         self.conv: bool | None = None  # whether CEL needs a converted copy (cel.py)
+        # Precomputed for the hot path: accepted Python types (None: any), what to check.
+        self.pytypes: frozenset | None = None
+        self.checks_string = self.checks_number = self.extra = False
+        self.pending: tuple | None = None
+
+    def ensure(self) -> "Node":
+        """Fill the node from its data on first use (see Compiler)."""
+        pending = self.pending
+        if pending is not None:
+            self.pending = None
+            try:
+                pending[0].fill(self, pending[1])
+            except (TypeError, ValueError, AttributeError, KeyError):
+                # A malformed schema (a CRD in the render): what was read stays, the rest is
+                # unchecked rather than a crash.
+                pass
+        return self
+
+    def peek_default(self) -> bool:
+        """Whether the node has a default, without filling it."""
+        if self.pending is None:
+            return self.has_default
+        comp, data = self.pending
+        try:
+            return "d" in comp.level(data) if not comp.raw else "default" in data
+        except (KeyError, TypeError):
+            return False
+
+    def finish(self) -> None:
+        if self.int_or_string:
+            self.pytypes = frozenset((str, int))
+        elif self.types is not None:
+            self.pytypes = frozenset(t for name in self.types for t in _PYTYPES.get(name, ()))
+        self.checks_string = (self.max_len is not None or self.min_len is not None
+                              or self.pattern is not None
+                              or (self.format is not None and self.format in STRING_FORMATS))
+        self.checks_number = (self.minimum is not None or self.maximum is not None
+                              or (self.builtin and self.format in _INT_RANGE))
+        self.extra = (self.enum is not None or bool(self.any_of or self.one_of or self.all_of)
+                      or self.not_ is not None or self.cel_rules is not None)
+
+
+_PYTYPES = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+            "object": (dict,), "array": (list,)}
 
 
 class Compiler:
-    """Turns compact schema data (see generate.py) into nodes, each distinct def once."""
+    """Turns schema data into nodes, lazily: a node is filled the first time a value meets it.
 
-    def __init__(self, defs: dict[str, Any], builtin: bool) -> None:
+    ``raw=False``: the compact data of generate.py, where ``{"$": key}`` names a shared def
+    (compiled once). ``raw=True``: a CRD's own openAPIV3Schema (Validator.add_crd), compacted
+    level by level as it is reached: a large CRD costs only the part objects use.
+    """
+
+    def __init__(self, defs: dict[str, Any], builtin: bool, raw: bool = False) -> None:
         self.defs = defs
         self.builtin = builtin
+        self.raw = raw
         self.memo: dict[str, Node] = {}
 
     def node(self, data: Any) -> Node:
-        if isinstance(data, dict) and "$" in data and len(data) == 1:
+        if not self.raw and isinstance(data, dict) and len(data) == 1 and "$" in data:
             key = data["$"]
             n = self.memo.get(key)
             if n is None:
                 n = self.memo[key] = Node()
-                self._fill(n, self.defs[key])
+                n.pending = (self, self.defs[key])
             return n
         n = Node()
-        self._fill(n, data if isinstance(data, dict) else {})
+        n.pending = (self, data if isinstance(data, dict) else {})
         return n
 
-    def _fill(self, n: Node, d: dict) -> None:
+    def level(self, data: dict) -> dict:
+        if self.raw:
+            from .generate import compact_level
+
+            return compact_level(data, self.builtin)
+        if len(data) == 1 and "$" in data:
+            return self.defs[data["$"]]
+        return data
+
+    def fill(self, n: Node, data: dict) -> None:
+        d = self.level(data)
         n.builtin = self.builtin
         t = d.get("t")
         if isinstance(t, str):
@@ -219,7 +280,7 @@ class Compiler:
         n.nullable = bool(d.get("n"))
         if "p" in d:
             n.props = {k: self.node(v) for k, v in d["p"].items()}
-            n.defaults = tuple((k, c) for k, c in n.props.items() if c.has_default or c.defaults)
+            n.defaults = tuple((k, c) for k, c in n.props.items() if c.peek_default())
         n.required = tuple(d.get("r", ()))
         if "ap" in d:
             n.additional = self.node(d["ap"])
@@ -251,6 +312,7 @@ class Compiler:
             n.not_ = self.node(d["not"])
         if "x" in d:
             n.cel_rules = d["x"]
+        n.finish()
 
 
 _PATTERN_CACHE: dict[str, re.Pattern | None] = {}
@@ -295,44 +357,44 @@ class Checker:
 
     # The walk returns the value with defaults applied (the same object when nothing changed).
     def run(self, node: Node, value: Any) -> Any:
+        if node.pending is not None:
+            node.ensure()
+        t = type(value)
         if value is None:
-            if node.nullable or node.types is None and not node.int_or_string:
+            if node.nullable or node.pytypes is None:
                 return value
             self.add(f"{self.here()} in body must be of type {self._want(node)}: \"null\"")
             self.blocking = True
             return value
-        if node.int_or_string:
-            if not (isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))):
-                self.add(f"{self.here()} in body must be of type integer-or-string: "
-                         f"\"{json_type(value)}\"")
-                self.blocking = True
-                return value
-        elif node.types is not None and not self._type_ok(node, value):
+        accepted = node.pytypes
+        if accepted is not None and t not in accepted and not self._type_ok(node, value):
             self.add(f"{self.here()} in body must be of type {self._want(node)}: "
                      f"\"{json_type(value)}\"")
             self.blocking = True
             return value
-        if isinstance(value, dict):
+        if t is dict or (t is not str and isinstance(value, dict)):
             value = self._object(node, value)
-        elif isinstance(value, list):
+        elif t is str:
+            if node.checks_string:
+                self._string(node, value)
+        elif t is list or isinstance(value, list):
             value = self._array(node, value)
-        elif isinstance(value, str):
-            self._string(node, value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            self._number(node, value)
-        elif not isinstance(value, bool):
+        elif t is int or t is float:
+            if node.checks_number:
+                self._number(node, value)
+        elif t is not bool and not isinstance(value, (str, int, float)):
             # A YAML timestamp, binary or set: not JSON, the API server never sees such a value.
-            if node.types is None and not node.int_or_string:
-                self.add(f"{self.here()} in body must be a JSON value: \"{json_type(value)}\"")
-                self.blocking = True
-                return value
-        if node.enum is not None and not _in_enum(value, node.enum):
-            self.add(f"Unsupported value: {show(value)}: supported values: "
-                     + ", ".join(show(e) for e in node.enum))
-        if node.any_of or node.one_of or node.all_of or node.not_ is not None:
-            self._combinators(node, value)
-        if node.cel_rules is not None and not self.value_only:
-            self.cel_work.append((node, value, tuple(self.path)))
+            self.add(f"{self.here()} in body must be a JSON value: \"{json_type(value)}\"")
+            self.blocking = True
+            return value
+        if node.extra:
+            if node.enum is not None and not _in_enum(value, node.enum):
+                self.add(f"Unsupported value: {show(value)}: supported values: "
+                         + ", ".join(show(e) for e in node.enum))
+            if node.any_of or node.one_of or node.all_of or node.not_ is not None:
+                self._combinators(node, value)
+            if node.cel_rules is not None and not self.value_only:
+                self.cel_work.append((node, value, tuple(self.path)))
         return value
 
     @staticmethod
@@ -343,8 +405,11 @@ class Checker:
 
     @staticmethod
     def _type_ok(node: Node, value: Any) -> bool:
+        # The slow path: subclasses of the JSON types (a loader's own str or dict).
         t = json_type(value)
-        for want in node.types:  # type: ignore[union-attr]
+        if node.int_or_string:
+            return t in ("string", "integer")
+        for want in node.types or ():
             if t == want or (want == "number" and t == "integer"):
                 return True
         return False
@@ -355,6 +420,7 @@ class Checker:
         if node.defaults and not self.value_only:
             for k, child in node.defaults:
                 cur = value.get(k, _MISSING)
+                child.ensure()
                 if child.has_default and (cur is _MISSING or (cur is None and not child.nullable)):
                     if out is value:
                         out = dict(value)
@@ -380,6 +446,8 @@ class Checker:
                     self.add(f"unknown field \"{self.here()}\"")
                     path.pop()
                     continue
+            if child.pending is not None:
+                child.ensure()
             if v is None and not child.nullable and not child.has_default and not node.builtin \
                     and child is not node.additional:
                 # Pruned by the API server before validation: absent, not invalid.

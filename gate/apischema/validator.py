@@ -128,11 +128,8 @@ class _CrdVersion:
 
     def compact(self) -> tuple[Any, Compiler | None]:
         if self.raw is not None:
-            from .generate import Interner, compact
-
-            interner = Interner(dedupe=False)
-            self.schema = compact(self.raw, interner, None, False)
-            self.compiler = Compiler(interner.defs, builtin=False)
+            self.schema = dict(self.raw)
+            self.compiler = Compiler({}, builtin=False, raw=True)
             self.raw = None
         return self.schema, self.compiler
 
@@ -243,7 +240,7 @@ class Validator:
     def _root(self, key: tuple, data: Any, compiler: Compiler, crd: bool) -> Node:
         node = self._compiled.get(key)
         if node is None:
-            base = compiler.node(data)
+            base = compiler.node(data).ensure()
             node = Node()
             for slot in Node.__slots__:
                 setattr(node, slot, getattr(base, slot))
@@ -256,6 +253,7 @@ class Validator:
                     props.setdefault(k, compiler.node({"t": "string"}))
                 node.closed = not base.free
             node.props = props
+            node.finish()
             node.defaults = tuple((k, c) for k, c in props.items() if c.has_default or c.defaults)
             self._compiled[key] = node
         return node
