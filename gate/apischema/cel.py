@@ -60,8 +60,22 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OLDSELF = re.compile(r"\boldSelf\b")
 
 
+_ESCAPED: dict[str, str | None] = {}
+
+
 def escape(name: str) -> str | None:
     """A property name as CEL sees it; None when it cannot be reached at all."""
+    try:
+        return _ESCAPED[name]
+    except KeyError:
+        pass
+    out = _escape(name)
+    if len(_ESCAPED) < 10_000:
+        _ESCAPED[name] = out
+    return out
+
+
+def _escape(name: str) -> str | None:
     if name in _RESERVED:
         return f"__{name}__"
     if _IDENT.fullmatch(name) and "__" not in name:
@@ -207,6 +221,26 @@ def rules_of(node: Node) -> list[Rule]:
     return node.rules
 
 
+_COMBINED: dict[tuple[str, ...], Any] = {}
+
+
+def _combined(rules: list[Rule]) -> Any:
+    """All evaluable rules of a node as one program returning a list: one call when all pass.
+
+    Only a shortcut: any other outcome (a false, an error) re-runs the rules one by one, so the
+    semantics are the single rules' own.
+    """
+    texts = tuple(r.rule for r in rules if r.program is not None and not r.transition)
+    if len(texts) < 2:
+        return None
+    if texts not in _COMBINED:
+        try:
+            _COMBINED[texts] = _env().compile("[" + ", ".join(f"({t})" for t in texts) + "]")
+        except Exception:
+            _COMBINED[texts] = None
+    return _COMBINED[texts]
+
+
 def to_cel(node: Node | None, value: Any) -> Any:
     """The value as the API server's CEL sees it: escaped names, typed formats.
 
@@ -313,6 +347,15 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
 
 def _evaluate(node: Node, rules: list[Rule], value: Any, out: list[Violation]) -> None:
     self_value = _MISSING
+    combined = _combined(rules)
+    if combined is not None:
+        self_value = to_cel(node, value)
+        try:
+            result = combined.eval(data={"self": self_value}).plain_value()
+        except Exception:
+            result = None
+        if isinstance(result, list) and all(x is True for x in result):
+            rules = [r for r in rules if r.program is None and not r.transition]
     for rule in rules:
         if rule.transition:
             continue
