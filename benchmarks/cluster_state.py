@@ -25,9 +25,10 @@ from make_solver_render import NAMESPACES, render
 
 GATE = """
 import resource, sys, time
+from gate.config import ClusterOptions
 from gate.run import RunConfig, run
 start = time.perf_counter()
-report = run(RunConfig(paths=[sys.argv[1]], offline=True, cluster_state=sys.argv[2:]))
+report = run(RunConfig(paths=[sys.argv[1]], offline=True, cluster=ClusterOptions(state_paths=tuple(sys.argv[2:]))))
 missing = sum(f.check == "route-backend-missing" for f in report.findings)
 print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, report.known, missing)
 """

@@ -67,6 +67,8 @@ def main() -> None:
               help="Namespace for namespaced objects that set none (as kubectl apply -n).")
 @click.option("--include", multiple=True, metavar="ID", help="Run only these checks; repeatable.")
 @click.option("--exclude", multiple=True, metavar="ID", help="Skip these checks; repeatable.")
+@click.option("--kube-version", metavar="1.N",
+              help="Kubernetes release whose API the render is validated against (default: policy kubernetesVersion).")
 @click.option("--max-file-size", type=click.IntRange(min=1), default=64, show_default=True, metavar="MIB",
               help="Larger input files are reported, not read.")
 @click.option("--cluster-state", "cluster_state", multiple=True, metavar="PATH",
@@ -97,7 +99,7 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
           kube_context: str | None = None, argocd_app: str | None = None, argocd_insecure: bool = False,
           registry_config: str | None = None, insecure_registries: tuple[str, ...] = (),
           lb_hostnames: tuple[str, ...] = (), lb_addresses: tuple[str, ...] = (),
-          nameservers: tuple[str, ...] = ()) -> None:
+          nameservers: tuple[str, ...] = (), kube_version: str | None = None) -> None:
     """Check rendered manifests: files, folders (recursive) or - for stdin."""
     outputs = [parse_format(f) for f in formats]
     if not paths and not argocd_app:
@@ -106,7 +108,7 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
         outputs.insert(0, ("text", None))
     config = RunConfig(
         paths=paths, policy=policy, namespace=namespace, offline=offline, fail_on=fail_on, include=include,
-        exclude=exclude, max_file_bytes=max_file_size * 1024 * 1024,
+        exclude=exclude, max_file_bytes=max_file_size * 1024 * 1024, kube_version=kube_version,
         dns=DnsOptions(lb_hostnames=lb_hostnames, lb_addresses=lb_addresses, nameservers=nameservers),
         registry=RegistryOptions(config_path=registry_config, insecure=insecure_registries),
         cluster=ClusterOptions(state_paths=cluster_state, kube=kube, kubeconfig=kubeconfig, context=kube_context,

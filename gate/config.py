@@ -53,6 +53,7 @@ class RunConfig:
     stdin: Any = field(default=None, compare=False)
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     today: dt.date | None = None
+    kube_version: str | None = None  # the Kubernetes release the API schemas are those of (else the policy's)
     dns: DnsOptions = DnsOptions()
     registry: RegistryOptions = RegistryOptions()
     cluster: ClusterOptions = ClusterOptions()

@@ -16,8 +16,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _runtime_imports(tree: ast.Module, module: str, is_package: bool) -> set[str]:
-    """Modules imported when the module runs (anywhere, functions included), not those under TYPE_CHECKING."""
+def _runtime_imports(tree: ast.Module, module: str, is_package: bool, modules: set[str]) -> set[str]:
+    """Modules imported when the module runs (anywhere, functions included), not those under TYPE_CHECKING.
+
+    `from gate.checks import dns` imports the module gate.checks.dns; `from gate.checks import CHECKS`
+    the package gate.checks."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
@@ -33,8 +36,8 @@ def _runtime_imports(tree: ast.Module, module: str, is_package: bool) -> set[str
                 anchor = module.split(".") if is_package else module.split(".")[:-1]
                 anchor = anchor[:len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
         for child in ast.iter_child_nodes(node):
             visit(child)
 
@@ -46,9 +49,7 @@ def import_graph() -> dict[str, set[str]]:
     modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        imported = _runtime_imports(ast.parse(path.read_text()), name, path.name == "__init__.py")
-        # `from gate.checks import dns` names the module gate.checks.dns, `from gate.checks import
-        # CHECKS` the package: both are in `imported`, and only real modules become edges.
+        imported = _runtime_imports(ast.parse(path.read_text()), name, path.name == "__init__.py", set(modules))
         graph[name] = {target for target in imported if target in modules and target != name}
     return graph
 

@@ -93,23 +93,26 @@ def test_complete_renders_have_no_certificate_or_gateway_finding(relative):
     assert [f for f in report.findings if f.check in ISSUE_3_CHECKS] == []
 
 
-def test_gateway_api_invalid_examples_are_gateway_invalid():
-    """gateway-api's own invalid examples (duplicate listener names, tls on TCP) are rejected as the CRD rejects them."""
-    assert ("gateway-invalid", 1) in findings("gateway-api/hack/invalid-examples/standard/gateway/duplicate-listeners.yaml")
-    assert ("gateway-invalid", 1) in findings("gateway-api/hack/invalid-examples/standard/gateway/tlsconfig-tcp.yaml")
+def test_gateway_api_invalid_examples_are_schema_invalid():
+    """gateway-api's own invalid examples (duplicate listener names, tls on TCP) are rejected as the CRD rejects them,
+    at the listeners field the CRD's rule is on."""
+    assert ("schema-invalid", 7) in findings("gateway-api/hack/invalid-examples/standard/gateway/duplicate-listeners.yaml")
+    assert any(check == "schema-invalid" for check, _ in
+               findings("gateway-api/hack/invalid-examples/standard/gateway/tlsconfig-tcp.yaml"))
 
 
 def test_cert_manager_docs_skipped_listeners():
     """The docs' Gateway marks example-2 (no hostname) and example-4 (cross-namespace ref) as skipped: so do we.
 
     example-1 is plain HTTP (not a TLS listener) and example-3 is HTTPS Passthrough, which the API server
-    rejects (gateway-invalid) and the shim ignores without an event.
+    rejects (the Gateway CRD's rule, schema-invalid) and the shim ignores without an event.
     """
     report = run(RunConfig(paths=[str(CORPUS / "cert-manager-website-docs-snippets/content/docs/usage/gateway/"
                                             "block-03-L172.yaml")], offline=True))
     skipped = sorted(f.message.split("'")[1] for f in report.findings if f.check == "shim-listener-skipped")
     assert skipped == ["example-2", "example-4"]
-    assert any(f.check == "gateway-invalid" and "example-3" in f.message for f in report.findings)
+    assert any(f.check == "schema-invalid" and "tls mode must be Terminate for protocol HTTPS" in f.message
+               for f in report.findings)
 
 
 def test_envoy_gateway_common_labels_render_has_duplicate_keys():

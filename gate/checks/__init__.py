@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from gate.checks import backends, certificates, dns, gateways, images, listeners, manifests, references, waves
+from gate.checks import (
+    api,
+    backends,
+    certificates,
+    dns,
+    gateways,
+    images,
+    listeners,
+    manifests,
+    references,
+    waves,
+)
 from gate.checks.base import Check
 from gate.probes.base import Probe
 
-FAMILIES = (manifests, references, listeners, waves, images, dns, certificates, gateways, backends)
+FAMILIES = (manifests, api, references, listeners, waves, images, dns, certificates, gateways, backends)
 
 
 def _catalogue() -> dict[str, Check]:

@@ -4,16 +4,12 @@ routes that attach to nothing, and how many listeners share one listener's fate.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 
 from gate.checks.base import Check, Context, Hit, collector
 from gate.domain.argocd import step_of, step_rank
 from gate.domain.certmanager import certificate_names
 from gate.domain.gateway_api import (
-    MAX_LISTENERS,
-    MAX_ROUTE_HOSTNAMES,
-    NO_TLS_PROTOCOLS,
     Listener,
     attachable,
     blast_radius,
@@ -21,7 +17,6 @@ from gate.domain.gateway_api import (
     terminating_listeners,
 )
 from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, hostname_covers
-from gate.model import Resource
 
 CHECKS: list[Check] = []
 check = collector(CHECKS)
@@ -92,45 +87,18 @@ def listener_certificate_mismatch(ctx: Context) -> Iterator[Hit]:
                       f"certificate for another name", hostname=listener.hostname, path=ref.path)
 
 
-def _listener_problems(ctx: Context, gateway: Resource, listeners: list[Listener]) -> Iterator[tuple[str, str | None]]:
-    """(problem, hostname) for what the API server (CRD validation) rejects."""
-    if len(listeners) > MAX_LISTENERS:
-        yield f"has {len(listeners)} listeners, more than the {MAX_LISTENERS} the API allows", None
-    names = Counter(lst.name for lst in listeners)
-    for name, count in names.items():
-        if count > 1:
-            yield f"has {count} listeners named '{name}' (listener names must be unique)", None
-    combos = Counter((lst.port, lst.protocol, lst.hostname) for lst in listeners)
-    for (port, protocol, hostname), count in combos.items():
-        if count > 1:
-            yield (f"has {count} listeners with port {port}, protocol {protocol} and hostname "
-                   f"{hostname or '(none)'} (the combination must be unique)"), hostname
-    for lst in listeners:
-        raw = gateway.spec["listeners"][lst.position]
-        if lst.protocol in NO_TLS_PROTOCOLS and raw.get("tls") is not None:
-            yield f"listener '{lst.name}' is {lst.protocol} and sets tls (only HTTPS and TLS may)", lst.hostname
-        tls = raw.get("tls")
-        if lst.protocol == "HTTPS" and isinstance(tls, dict) and lst.tls_mode not in (None, "", "Terminate"):
-            yield f"listener '{lst.name}' is HTTPS with tls.mode {lst.tls_mode} (HTTPS must terminate)", lst.hostname
-        if lst.protocol == "TLS" and not (isinstance(tls, dict) and lst.tls_mode):
-            yield f"listener '{lst.name}' is TLS without tls.mode", lst.hostname
-        if lst.protocol in ("HTTPS", "TLS") and lst.tls_mode in (None, "Terminate") and isinstance(tls, dict) \
-                and not lst.certificate_refs and not tls.get("options"):
-            yield f"listener '{lst.name}' terminates TLS without tls.certificateRefs", lst.hostname
-        if lst.protocol in ("TCP", "UDP") and lst.hostname:
-            yield f"listener '{lst.name}' is {lst.protocol} and sets a hostname", lst.hostname
-        if lst.hostname is not None:
-            problem = hostname_problem(lst.hostname)
-            if problem:
-                yield f"listener '{lst.name}' hostname {lst.hostname!r} {problem}", lst.hostname
+def _controller_problems(ctx: Context, listeners: list[Listener]) -> Iterator[tuple[str, Listener]]:
+    """(problem, listener) for what the controller refuses although the API server accepts it.
 
-
-def _controller_problems(ctx: Context, listeners: list[Listener]) -> Iterator[tuple[str, str | None]]:
-    """(problem, hostname) for what the controller refuses although the API server accepts it."""
+    What the CRDs state (unique names, port/protocol/hostname, tls per protocol, 64 listeners, 16
+    route hostnames, hostname syntax) is `schema-invalid`'s, from the CRDs themselves."""
     for lst in listeners:
+        if lst.hostname and hostname_problem(lst.hostname):
+            # The CRD's pattern admits dotted numbers; the spec says IPs are not hostnames.
+            yield f"listener '{lst.name}' hostname {lst.hostname!r} {hostname_problem(lst.hostname)}", lst
         if lst.protocol == "HTTPS" and lst.tls_mode is None and not lst.certificate_refs and \
                 not isinstance(lst.gateway.spec["listeners"][lst.position].get("tls"), dict):
-            yield f"listener '{lst.name}' is HTTPS without a tls block (no certificate to serve)", lst.hostname
+            yield f"listener '{lst.name}' is HTTPS without a tls block (no certificate to serve)", lst
     if _controller(ctx) != "traefik":
         return
     entry_points = ctx.option("traefik.entryPoints") or {}
@@ -139,38 +107,27 @@ def _controller_problems(ctx: Context, listeners: list[Listener]) -> Iterator[tu
         if lst.port not in ports:
             described = ", ".join(f"{n} {p}" for n, p in entry_points.items()) or "none configured"
             yield (f"listener '{lst.name}' uses port {lst.port}, which matches no Traefik entryPoint "
-                   f"({described}): PortUnavailable"), lst.hostname
+                   f"({described}): PortUnavailable"), lst
 
 
 @check("gateway-invalid", "error", item="listener", options=("gatewayController", "traefik.entryPoints"),
-       why="The Gateway API CRDs reject duplicate listener names, duplicate port/protocol/hostname combinations, more "
-           "than 64 listeners and tls on HTTP/TCP/UDP; Traefik also needs listener ports equal to entryPoint ports "
-           "(PortUnavailable) (gateway-api CRD validation; traefik pkg/provider/kubernetes/gateway).",
-       title="A Gateway (or route) that the API server or the Gateway controller rejects",
-       remediation="Fix the listeners as the message says: unique names and port/protocol/hostname "
-                   "combinations, at most 64 listeners, tls only on HTTPS/TLS with certificateRefs, listener "
-                   "ports that the controller listens on (Traefik: an entryPoint port), at most 16 route "
-                   "hostnames.")
+       why="A controller refuses listeners the CRDs accept: an IP address as hostname (the Gateway API spec), an "
+           "HTTPS listener with no certificate to serve, and on Traefik a port that is no entryPoint port "
+           "(PortUnavailable) (traefik pkg/provider/kubernetes/gateway). What the CRDs reject is schema-invalid.",
+       title="A Gateway listener that the Gateway controller rejects",
+       remediation="Fix the listener as the message says: a DNS name as hostname, a tls block with "
+                   "certificateRefs on HTTPS, listener ports that the controller listens on (Traefik: an "
+                   "entryPoint port).")
 def gateway_invalid(ctx: Context) -> Iterator[Hit]:
     traefik = _controller(ctx) == "traefik"
     for gateway in ctx.index.of(GATEWAY_GROUP, "Gateway"):
         listeners = ctx.index.listeners_by_gateway.get(gateway.key, [])
-        if not listeners:
-            yield Hit(gateway, "has no listeners (the API requires at least one)")
-            continue
-        for problem, hostname in _listener_problems(ctx, gateway, listeners):
-            yield Hit(gateway, f"{problem}: the API server rejects the whole Gateway, so the apply fails and "
-                               f"the previous version keeps serving", hostname=hostname)
-        for problem, hostname in _controller_problems(ctx, listeners):
+        for problem, listener in _controller_problems(ctx, listeners):
             others = len(listeners) - 1
             effect = (f"Traefik marks the whole Gateway not Programmed, taking its {others} other listener"
                       f"{'s' if others != 1 else ''} down with it" if traefik else
                       "the listener is not Programmed (Accepted=False)")
-            yield Hit(gateway, f"{problem}; {effect}", hostname=hostname)
-    for route in ctx.index.routes:
-        if len(route.hostnames) > MAX_ROUTE_HOSTNAMES:
-            yield Hit(route.resource, f"has {len(route.hostnames)} hostnames, more than the {MAX_ROUTE_HOSTNAMES} "
-                                      f"the API allows: the API server rejects it")
+            yield Hit(gateway, f"{problem}; {effect}", hostname=listener.hostname, path=listener.path)
 
 
 @check("gateway-blast-radius", "warning", item="listener",

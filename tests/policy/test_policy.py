@@ -143,10 +143,17 @@ def test_annotation_on_pod_template_is_honoured(tmp_path):
       annotations:
         argocd.argoproj.io/sync-wave: "soon"
     spec:
+      selector:
+        matchLabels: {app: web}
       template:
         metadata:
+          labels: {app: web}
           annotations:
             gate.ingress-gate.dev/ignore-sync-wave-invalid: "migrating waves next sprint"
+        spec:
+          containers:
+          - name: web
+            image: registry.example.com/web:1.0.0
     """
     report = check_text(tmp_path, render)
     assert ids(report) == [] and [s.finding.check for s in report.suppressed] == ["sync-wave-invalid"]

@@ -1,0 +1,112 @@
+"""What the API server would reject before any controller sees it: kinds and versions it does not
+serve, and objects its schema (defaults, structural schema, CRD CEL rules) refuses.
+
+The schemas are the official ones, shipped as data (`gate.apischema`): the Kubernetes OpenAPI
+schemas of the built-in kinds the gate reads, the Gateway API and cert-manager CRDs, and any CRD in
+the render or the cluster state. A rejected object is not applied at all: in an Argo CD sync the
+whole sync fails on it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+
+from gate.apischema import Result, Status, Validator
+from gate.checks.base import Check, Context, Hit, collector
+from gate.config import UsageError
+from gate.index import Index
+from gate.model import Resource
+
+CHECKS: list[Check] = []
+check = collector(CHECKS)
+
+CRD_GROUP = "apiextensions.k8s.io"
+_RESULTS: weakref.WeakKeyDictionary[Index, list[tuple[Resource, Result]]] = weakref.WeakKeyDictionary()
+
+
+def results(ctx: Context) -> list[tuple[Resource, Result]]:
+    """(rendered object, what the API server makes of it), once per run and Kubernetes version."""
+    cached = _RESULTS.get(ctx.index)
+    if cached is not None:
+        return cached
+    release = ctx.config.kube_version or str(ctx.option("kubernetesVersion"))
+    try:
+        validator = Validator(kubernetes_version=release.removeprefix("v"))
+    except ValueError as exc:
+        raise UsageError(f"Kubernetes version {release}: {exc}") from None
+    # CRDs in view define their kinds (and override a shipped definition of the same kind).
+    for crd in ctx.index.all_of(CRD_GROUP, "CustomResourceDefinition"):
+        validator.add_crd(crd.body, source=crd.origin)
+    cached = [(res, validator.validate(res.body)) for res in ctx.index.resources]
+    _RESULTS[ctx.index] = cached
+    return cached
+
+
+@check("api-version-unknown", "error", options=("kubernetesVersion", "unknownKinds"),
+       why="kubectl and Argo CD refuse an object whose apiVersion/kind the API server does not serve (\"no "
+           "matches for kind\"), and the sync fails with it; an object of a CRD that is neither shipped with the "
+           "gate nor in view cannot be judged (policy unknownKinds).",
+       title="The API server does not serve this apiVersion and kind",
+       remediation="Use an apiVersion the cluster serves for the kind (the message lists them), or add the "
+                   "CustomResourceDefinition that defines it to the render or the cluster state.")
+def api_version_unknown(ctx: Context) -> Iterator[Hit]:
+    unknown_kinds = str(ctx.option("unknownKinds"))
+    seen_kinds: set[tuple[str, str]] = set()
+    for resource, result in results(ctx):
+        if result.status == Status.UNKNOWN_API_VERSION:
+            served = f"; served as: {', '.join(result.served)}" if result.served else ""
+            yield Hit(resource, f"{result.message}{served}", path=("apiVersion",))
+        elif result.status == Status.UNKNOWN_KIND and unknown_kinds != "ignore":
+            key = (resource.api_version, resource.kind)
+            if key not in seen_kinds:
+                seen_kinds.add(key)
+                yield Hit(resource, f"{resource.kind} ({resource.api_version}) is defined by no CRD the gate ships "
+                                    f"nor one in view: not validated (policy unknownKinds: {unknown_kinds})",
+                          path=("kind",), severity=unknown_kinds, points_at_nothing=False)
+
+
+@check("api-version-removed", "error", options=("kubernetesVersion",),
+       why="An API version removed from the target release is refused by the API server; kubectl cannot apply "
+           "the object and Argo CD's sync fails (Kubernetes deprecation guide; cert-manager 1.7 and Gateway API "
+           "release notes).",
+       title="The apiVersion was removed in the target release",
+       remediation="Move the object to the version the message names (kubectl convert, or the project's upgrade "
+                   "notes), and set kubernetesVersion in the policy (or --kube-version) to the cluster's release.")
+def api_version_removed(ctx: Context) -> Iterator[Hit]:
+    for resource, result in results(ctx):
+        if result.status == Status.REMOVED_API_VERSION:
+            yield Hit(resource, result.message, path=("apiVersion",))
+
+
+@check("schema-invalid", "error", options=("kubernetesVersion",),
+       why="The API server defaults, validates against the structural schema (types, required, enums, patterns, "
+           "bounds; kubectl's strict field validation refuses unknown fields) and evaluates the CRD's "
+           "x-kubernetes-validations CEL rules on every create; a violation rejects the whole object "
+           "(Kubernetes CRD validation docs; the Gateway API and cert-manager CRDs).",
+       title="The API server's schema or a CRD validation rule rejects the object",
+       remediation="Fix the field the message names as the API server says (a typo in a field name, a string "
+                   "where a number belongs, a rule's condition); `kubectl apply --dry-run=server` shows the same.")
+def schema_invalid(ctx: Context) -> Iterator[Hit]:
+    unevaluable: set[str] = set()
+    for resource, result in results(ctx):
+        for violation in result.violations:
+            if violation.kind == "unevaluable":
+                # A rule the CEL library cannot evaluate offline: said once, never a pass.
+                if violation.message not in unevaluable:
+                    unevaluable.add(violation.message)
+                    yield Hit(resource, f"{_where(violation.path, violation.message)}could not evaluate: "
+                                        f"{violation.message}",
+                              path=violation.path or None, unverified=True, severity="info",
+                              points_at_nothing=False)
+                continue
+            yield Hit(resource, f"{_where(violation.path, violation.message)}{violation.message}",
+                      path=violation.path or None)
+
+
+def _where(path: tuple[str | int, ...], message: str = "") -> str:
+    """`spec.rules[0]: ` before a message that does not name its field already."""
+    if not path:
+        return ""
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return "" if text in message else f"{text}: "
