@@ -251,5 +251,9 @@ class Index:
             self._selected[service.key] = cached
         return cached
 
+    def all_workloads(self) -> list[Resource]:
+        """Rendered and known workloads (rendered first)."""
+        return [res for items in self._workloads_by_ns.values() for res, _ in items]
+
     def workloads(self) -> list[Resource]:
         return [res for items in self._workloads_by_ns.values() for res, _ in items if res.origin == "render"]

@@ -15,6 +15,9 @@ from typing import Any
 
 from gate.checklist.items import ITEMS
 from gate.config import RunConfig
+from gate.domain import certmanager_controller, controllers
+from gate.domain.certmanager_controller import CertManagerConfig
+from gate.domain.controllers import Controller
 from gate.index import Index
 from gate.model import SEVERITIES, Hit
 from gate.probes.base import ProbeName, ProbeStatus
@@ -42,6 +45,7 @@ class Context:
     probes: dict[str, dict[Any, Any]] = field(default_factory=dict)  # probe name -> request -> result
     probe_status: dict[str, ProbeStatus] = field(default_factory=dict)
     current: Check | None = None  # the check being run: `option` holds it to what it declares
+    _world: dict[str, Any] = field(default_factory=dict, repr=False)  # what is learnt once per run
 
     @property
     def offline(self) -> bool:
@@ -58,6 +62,28 @@ class Context:
             if value is _MISSING:
                 raise KeyError(f"policy option {path!r} has no default in policies/default.yaml")
         return value
+
+    def gateway_controller(self) -> Controller:
+        """The Gateway controller: the policy's `gatewayController`, else detected from the GatewayClass
+        and the controller's Deployment in view (render or cluster state), else unknown."""
+        configured = controllers.from_policy(self.option("gatewayController"))
+        if configured is not None:
+            return configured
+        if "controller" not in self._world:
+            self._world["controller"] = controllers.detect(
+                self.index.all_of("gateway.networking.k8s.io", "GatewayClass"), self.index.all_workloads())
+        return self._world["controller"]
+
+    def cert_manager(self) -> CertManagerConfig | None:
+        """cert-manager's version and Gateway API support: the policy's `certManager`, else its controller
+        Deployment in view, else None (not in view)."""
+        configured = certmanager_controller.from_policy(self.option("certManager"))
+        if configured is not None:
+            return configured
+        if "cert-manager" not in self._world:
+            config_maps = {(r.namespace, r.name): r for r in self.index.all_of("", "ConfigMap")}
+            self._world["cert-manager"] = certmanager_controller.detect(self.index.all_workloads(), config_maps)
+        return self._world["cert-manager"]
 
     def unresolved_note(self) -> str:
         """What a 'missing' message should add so a user with a partial render knows what to pass."""

@@ -7,7 +7,14 @@ from typing import Any
 
 from gate.checks.base import Check, Context, Hit, collector
 from gate.domain import shims
-from gate.domain.certmanager import SolverChoice, certificate_names, choose_solver, issuer_for, issuer_ref
+from gate.domain.certmanager import (
+    SolverChoice,
+    certificate_names,
+    choose_solver,
+    issuer_for,
+    issuer_ref,
+    solver_parent_refs,
+)
 from gate.domain.gateway_api import attachable
 from gate.domain.kube import CERT_MANAGER_GROUP, GATEWAY_GROUP, as_dict, as_list, hostname_covers
 from gate.model import Resource
@@ -92,20 +99,8 @@ def http01_wildcard(ctx: Context) -> Iterator[Hit]:
                             f"wildcards, so it can never be issued", hostname=name)
 
 
-def _parent_refs(cert: Resource, gateway_route: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
-    """The solver route's parentRefs (Certificate annotations override the solver's), or a problem."""
-    ann = cert.annotations
-    name, kind = ann.get(shims.PARENT_REF_NAME), ann.get(shims.PARENT_REF_KIND)
-    if name and kind:
-        return [{"name": name, "kind": kind, "namespace": ann.get(shims.PARENT_REF_NAMESPACE) or cert.namespace}], ""
-    if name or kind:
-        return [], (f"the Certificate sets only one of {shims.PARENT_REF_NAME} and {shims.PARENT_REF_KIND} "
-                    f"(cert-manager needs both)")
-    return [as_dict(r) for r in as_list(gateway_route.get("parentRefs"))], ""
-
-
 def _gateway_route_problem(ctx: Context, cert: Resource, name: str, route: dict[str, Any]) -> str | None:
-    refs, problem = _parent_refs(cert, route)
+    refs, problem = solver_parent_refs(cert, route)
     if problem:
         return problem
     if not refs:
@@ -143,10 +138,15 @@ def _ingress_problem(ctx: Context, cert: Resource, ingress: dict[str, Any]) -> s
         if ctx.index.get(INGRESS_GROUP, "Ingress", cert.namespace, str(named)) is None:
             return f"the solver edits Ingress {cert.namespace}/{named} in place, which is {ctx.unresolved_note()}"
         return None
-    cls = (ann.get(shims.INGRESS_CLASS_NAME_OVERRIDE) or ingress.get("ingressClassName")
-           or ann.get(shims.INGRESS_CLASS_OVERRIDE) or ingress.get("class"))
-    if cls and ctx.index.get(INGRESS_GROUP, "IngressClass", "", str(cls)) is None:
-        return f"the solver's Ingress uses class '{cls}', and IngressClass {cls} is {ctx.unresolved_note()}"
+    # Only `ingressClassName` names an IngressClass object; `class` is written as the
+    # kubernetes.io/ingress.class annotation, which the ingress controller matches by itself
+    # (cert-manager pkg/issuer/acme/http/ingress.go).
+    class_name = ann.get(shims.INGRESS_CLASS_NAME_OVERRIDE) or ingress.get("ingressClassName")
+    if ann.get(shims.INGRESS_CLASS_OVERRIDE) and not ann.get(shims.INGRESS_CLASS_NAME_OVERRIDE):
+        class_name = None  # the Certificate's class override wins over the solver's ingressClassName
+    if class_name and ctx.index.get(INGRESS_GROUP, "IngressClass", "", str(class_name)) is None:
+        return (f"the solver's Ingress uses ingressClassName '{class_name}', and IngressClass {class_name} is "
+                f"{ctx.unresolved_note()}")
     return None
 
 
@@ -210,7 +210,7 @@ def ingress_shim_conflict(ctx: Context) -> Iterator[Hit]:
            "same-namespace Secret certificateRef; any other listener is skipped with only an event (cert-manager "
            "pkg/controller/certificate-shim/gateways).",
        title="gateway-shim silently skips a TLS listener of an annotated Gateway",
-       remediation="Give the listener a hostname, tls.mode: Terminate set explicitly, and a certificateRef to a "
+       remediation="Give the listener a hostname, tls.mode Terminate (the default), and a certificateRef to a "
                    "Secret in the Gateway's namespace, or write a Certificate for it.")
 def shim_listener_skipped(ctx: Context) -> Iterator[Hit]:
     for gateway in ctx.index.of(GATEWAY_GROUP, "Gateway"):
@@ -220,3 +220,63 @@ def shim_listener_skipped(ctx: Context) -> Iterator[Hit]:
             hostname = as_dict(as_list(gateway.spec.get("listeners"))[position]).get("hostname")
             yield Hit(gateway, f"listener '{name}' gets no Certificate from cert-manager: {why} (cert-manager only "
                                f"records an event)", hostname=hostname if isinstance(hostname, str) else None)
+
+
+def _gateway_route_issuers(ctx: Context) -> dict[int, tuple[Resource, Resource, SolverChoice]]:
+    """id(issuer) -> (issuer, first Certificate, choice) for every issuer whose gatewayHTTPRoute solver a
+    Certificate of the render uses."""
+    found: dict[int, tuple[Resource, Resource, SolverChoice]] = {}
+    for cert, _, choice in _choices(ctx):
+        http01 = as_dict(as_dict(choice.solver).get("http01"))
+        if choice.challenge == "http01" and isinstance(http01.get("gatewayHTTPRoute"), dict) \
+                and choice.issuer is not None and id(choice.issuer) not in found:
+            found[id(choice.issuer)] = (choice.issuer, cert, choice)
+    return found
+
+
+@check("certmanager-gateway-api-disabled", "error", item="issuer", options=("certManager",),
+       why="With the gatewayHTTPRoute solver and cert-manager's Gateway API support off (--enable-gateway-api "
+           "absent, or enableGatewayAPI: false), cert-manager before v1.15.2 creates one more solver HTTPRoute on "
+           "every 10 s self-check round (cert-manager #7176: the incident's 22,514 routes); from v1.15.2 the "
+           "Challenge stays pending with \"gateway api is not enabled\". v1.20.0 also loops on a solver route "
+           "with two parentRefs to one Gateway and no sectionName (#8634).",
+       title="cert-manager runs without the Gateway API support its gatewayHTTPRoute solver needs",
+       remediation="Start the cert-manager controller with --enable-gateway-api (Helm: config.enableGatewayAPI: "
+                   "true with config.apiVersion controller.config.cert-manager.io/v1alpha1 and kind "
+                   "ControllerConfiguration) and run v1.15.2 or later; on v1.20.0 give each solver parentRef a "
+                   "sectionName or upgrade to v1.20.1.")
+def certmanager_gateway_api_disabled(ctx: Context) -> Iterator[Hit]:
+    users = _gateway_route_issuers(ctx)
+    if not users:
+        return
+    config = ctx.cert_manager()
+    for issuer, cert, choice in users.values():
+        subject = issuer if issuer.origin == "render" else cert
+        path = ("spec", "acme", "solvers", choice.position) if subject is issuer else None
+        where = f"solvers[{choice.position}] of {issuer.ref} (gatewayHTTPRoute)"
+        if config is None:
+            # Not a finding about the render: the gate cannot see how cert-manager runs.
+            yield Hit(subject, f"{where}: cert-manager's configuration is not in view, so whether its Gateway API "
+                               f"support is on is not known (include the cert-manager controller Deployment, "
+                               f"pass --cluster-state or --kube, or set certManager in the policy)",
+                      unverified=True, severity="info", points_at_nothing=False, path=path)
+            continue
+        if config.gateway_api is False:
+            leak = config.leaks_solver_routes
+            if leak:
+                effect = ("every HTTP-01 self-check round (every 10 s) creates one more solver HTTPRoute: thousands "
+                          "per day per Challenge, until the ingress controller runs out of memory (#7176)")
+            elif leak is False:
+                effect = "the Challenges stay pending for ever with \"gateway api is not enabled\""
+            else:
+                effect = ("before v1.15.2 every self-check round (10 s) creates one more solver HTTPRoute (#7176); "
+                          "from v1.15.2 the Challenges stay pending for ever")
+            yield Hit(subject, f"{where} needs cert-manager's Gateway API support, which {config.describe()} runs "
+                               f"without: {effect}", points_at_nothing=False, path=path)
+        elif config.loops_on_duplicate_parent_refs:
+            refs, _ = solver_parent_refs(cert, as_dict(as_dict(choice.solver.get("http01")).get("gatewayHTTPRoute")))
+            keys = [(r.get("namespace") or cert.namespace, r.get("name")) for r in refs if not r.get("sectionName")]
+            if len(keys) != len(set(keys)):
+                yield Hit(subject, f"{where} has two parentRefs to one Gateway without sectionName: "
+                                   f"{config.describe()} loops on the solver route the CRD rejects (#8634, fixed in "
+                                   f"v1.20.1)", points_at_nothing=False, path=path)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gate.checks.base import Check, Context, Hit, collector
-from gate.domain.argocd import step_of, step_rank
-from gate.domain.certmanager import certificate_names
+from gate.domain.argocd import multi_step, step_of, step_rank
+from gate.domain.certmanager import certificate_names, http01_gateway_parents
+from gate.domain.controllers import blast_radius, takes_gateway_down
 from gate.domain.gateway_api import (
     Listener,
     attachable,
-    blast_radius,
     hostname_problem,
     terminating_listeners,
 )
@@ -22,24 +22,33 @@ CHECKS: list[Check] = []
 check = collector(CHECKS)
 
 def _blast_radius(ctx: Context, listener: Listener) -> str:
-    return blast_radius(listener, ctx.index.other_listeners(listener), ctx.option("gatewayController"))
+    gateway = f"{listener.gateway.namespace}/{listener.gateway.name}"
+    return blast_radius(gateway, ctx.index.other_listeners(listener), ctx.gateway_controller())
 
 
-def _controller(ctx: Context) -> str:
-    return str(ctx.option("gatewayController"))
+def _controller(ctx: Context) -> str | None:
+    return ctx.gateway_controller().name
 
 
 @check("listener-secret-pending", "error", item="listener", options=("gatewayController",),
-       why="A listener whose Secret does not exist yet is ResolvedRefs=False/InvalidCertificateRef; Traefik before "
-           "v3.1 and released Cilium drop the whole Gateway then, and Argo CD 3.1+ marks the Gateway Degraded (Gateway"
-           " API spec; traefik #9158; cilium #34982; Argo CD Gateway health).",
+       why="A listener whose Secret does not exist yet is ResolvedRefs=False/InvalidCertificateRef until issuance. "
+           "Argo CD 3.1+ marks such a Gateway Degraded and, in a multi-step sync, fails the sync at once; Traefik "
+           "before v3.1 and released Cilium drop the whole Gateway meanwhile (Argo CD Gateway health; traefik "
+           "#9158; cilium #34982). On a spec-conformant controller in a one-step sync the listener is only briefly "
+           "unresolved.",
        title="A listener's TLS Secret exists only after a Certificate is issued, and the Gateway goes live first",
-       remediation="Apply the Certificate in an earlier Argo CD sync wave than the Gateway (Argo CD then waits "
-                   "for it to be issued), issue it with DNS-01 so issuance does not depend on the Gateway, or "
-                   "pre-create a placeholder Secret (cert-manager replaces it when the certificate is issued).")
+       remediation="Let the Gateway's HTTP listener go live first and add the HTTPS listener once the Certificate "
+                   "is issued: a later sync wave or sync for the HTTPS listener (or its own Gateway), gateway-shim, "
+                   "or a ListenerSet; issue with DNS-01 so issuance does not depend on the Gateway; or pre-create a "
+                   "placeholder Secret holding a matching self-signed pair (`openssl req -x509 -newkey rsa:2048 -nodes "
+                   "-subj /CN=NAME -keyout tls.key -out tls.crt` and `kubectl create secret tls`), which cert-manager "
+                   "replaces on issuance.")
 def listener_secret_pending(ctx: Context) -> Iterator[Hit]:
     # The incident's deadlock: the Gateway references a Secret that cert-manager creates only after
-    # issuance; until then the listener (on Traefik: the whole Gateway) is down.
+    # issuance. What that costs depends on the sync (one step or several) and the controller.
+    multi = multi_step(ctx.index.resources)
+    controller = ctx.gateway_controller()
+    whole = takes_gateway_down(controller)
     for listener in terminating_listeners(ctx.index.listeners):
         gateway_step = step_rank(listener.gateway)
         if gateway_step is None:
@@ -50,19 +59,36 @@ def listener_secret_pending(ctx: Context) -> Iterator[Hit]:
             for cert in ctx.index.certificates_by_secret.get((ref.namespace, ref.name), ()):
                 if cert.derived_from is not None:
                     # A shim creates it only once its Ingress/Gateway is applied: never earlier
-                    why = f"{cert.derived_from.ref} makes cert-manager create it only after it is applied"
+                    order = f"{cert.derived_from.ref} makes cert-manager create it only after it is applied"
+                    later = False
                 else:
                     cert_step = step_rank(cert)
-                    if cert_step is None or cert_step < gateway_step:
-                        continue
-                    order = "in the same step as" if cert_step == gateway_step else "before"
-                    why = (f"the Gateway is applied in {step_of(listener.gateway)}, {order} the Certificate "
-                           f"({step_of(cert)}), so Argo CD does not wait for the issuance")
-                yield Hit(listener.gateway,
-                          f"listener '{listener.name}' ({listener.hostname or 'no hostname'}) serves Secret "
-                          f"{ref.namespace}/{ref.name}, which exists only once Certificate {cert.namespace}/"
-                          f"{cert.name} is issued: {why}; {_blast_radius(ctx, listener)}",
-                          hostname=listener.hostname, path=ref.path)
+                    if cert_step is None or (multi and cert_step < gateway_step):
+                        continue  # Argo CD waits for the Certificate to be Healthy before the Gateway
+                    later = cert_step > gateway_step
+                    order = (f"the Gateway is applied in {step_of(listener.gateway)}, "
+                             f"{'before' if later else 'in the same step as'} the Certificate ({step_of(cert)})")
+                same_gateway = any((p.namespace, p.name) == (listener.gateway.namespace, listener.gateway.name)
+                                   for p in http01_gateway_parents(ctx.index, cert))
+                head = (f"listener '{listener.name}' ({listener.hostname or 'no hostname'}) serves Secret "
+                        f"{ref.namespace}/{ref.name}, which exists only once Certificate {cert.namespace}/{cert.name} "
+                        f"is issued: {order}")
+                blast = _blast_radius(ctx, listener)
+                if multi:
+                    fate = ("the Certificate in the later step is never applied" if later else
+                            "the sync fails while cert-manager is still issuing")
+                    yield Hit(listener.gateway, f"{head}; in this multi-step sync Argo CD (3.1+) marks the Gateway "
+                                                f"Degraded while the Secret is missing and fails the sync, so {fate}; "
+                                                f"{blast}", hostname=listener.hostname, path=ref.path)
+                elif whole:
+                    loop = (" and the HTTP-01 challenge is served through this same Gateway, so the Certificate can "
+                            "never be issued" if same_gateway else "")
+                    yield Hit(listener.gateway, f"{head}; {controller.describe()} takes the Gateway down while the "
+                                                f"Secret is missing{loop}; {blast}",
+                              hostname=listener.hostname, path=ref.path)
+                else:
+                    yield Hit(listener.gateway, f"{head}; until then the listener is unresolved (ResolvedRefs=False); "
+                                                f"{blast}", hostname=listener.hostname, path=ref.path, severity="info")
                 break
 
 
@@ -119,14 +145,16 @@ def _controller_problems(ctx: Context, listeners: list[Listener]) -> Iterator[tu
                    "certificateRefs on HTTPS, listener ports that the controller listens on (Traefik: an "
                    "entryPoint port).")
 def gateway_invalid(ctx: Context) -> Iterator[Hit]:
-    traefik = _controller(ctx) == "traefik"
+    controller = ctx.gateway_controller()
     for gateway in ctx.index.of(GATEWAY_GROUP, "Gateway"):
         listeners = ctx.index.listeners_by_gateway.get(gateway.key, [])
         for problem, listener in _controller_problems(ctx, listeners):
             others = len(listeners) - 1
-            effect = (f"Traefik marks the whole Gateway not Programmed, taking its {others} other listener"
-                      f"{'s' if others != 1 else ''} down with it" if traefik else
-                      "the listener is not Programmed (Accepted=False)")
+            if takes_gateway_down(controller) and others > 0:
+                effect = (f"{controller.describe()} drops the whole Gateway, taking its {others} other listener"
+                          f"{'s' if others != 1 else ''} down with it")
+            else:
+                effect = "the listener is not Programmed (Accepted=False)"
             yield Hit(gateway, f"{problem}; {effect}", hostname=listener.hostname, path=listener.path)
 
 

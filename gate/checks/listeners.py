@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gate.checks.base import Check, Context, Hit, collector
-from gate.domain.gateway_api import Listener, blast_radius, terminating_listeners
+from gate.domain.controllers import blast_radius
+from gate.domain.gateway_api import Listener, terminating_listeners
 
 CHECKS: list[Check] = []
 check = collector(CHECKS)
 
 
 def _blast_radius(ctx: Context, listener: Listener) -> str:
-    return blast_radius(listener, ctx.index.other_listeners(listener), ctx.option("gatewayController"))
+    gateway = f"{listener.gateway.namespace}/{listener.gateway.name}"
+    return blast_radius(gateway, ctx.index.other_listeners(listener), ctx.gateway_controller())
 
 
 @check("listener-secret-missing", "error", item="listener", unresolved=True, options=("gatewayController",),

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gate.checks.base import Check, Context, Hit, collector
-from gate.domain.argocd import SYNC_WAVE, Step, integer, step_of
-from gate.domain.certmanager import issuer_for, issuer_ref
+from gate.domain.argocd import SYNC_WAVE, Step, integer, multi_step, step_of
+from gate.domain.certmanager import http01_gateway_parents, issuer_for, issuer_ref
 from gate.domain.kube import GATEWAY_GROUP
 from gate.index import Index
 from gate.model import Resource
@@ -87,7 +87,10 @@ def dependencies(index: Index) -> Iterator[tuple[Resource, Resource, str]]:
            "dependent broken until then.",
        title="Argo CD applies a resource in a later step than something that depends on it",
        remediation="Give the dependency a lower argocd.argoproj.io/sync-wave than the resource that needs it "
-                   "(Argo CD waits for each wave to be Healthy before the next).")
+                   "(Argo CD waits for each wave to be Healthy before the next). Where a Certificate's HTTP-01 "
+                   "solver needs the very Gateway whose listener serves its Secret, neither order works in one sync: "
+                   "put the HTTP listener in a Gateway that goes live first, and the HTTPS listener in a later wave "
+                   "(or a later sync, gateway-shim, or a ListenerSet).")
 def sync_wave_order(ctx: Context) -> Iterator[Hit]:
     steps: dict[int, Step | None] = {}
 
@@ -113,3 +116,51 @@ def sync_wave_order(ctx: Context) -> Iterator[Hit]:
         more = f" (and {len(entries) - 1} more that need it)" if len(entries) > 1 else ""
         yield Hit(dependency, f"applied in {step(dependency)}, after {dependent.ref} in "
                               f"{then}, which needs it: {why}{more}")
+
+
+@check("certificate-wait-deadlock", "error", item="order",
+       why="In a multi-step sync Argo CD waits for every resource of a wave to be Healthy before the next; a "
+           "Certificate stays Progressing while its HTTP-01 challenge is pending, and the challenge's solver route "
+           "cannot attach to a Gateway or listener that a later wave creates: the sync waits for ever "
+           "(gitops-engine pkg/sync/sync_context.go; Argo CD's cert-manager Certificate health check).",
+       title="An HTTP-01 Certificate waits for a Gateway that Argo CD applies only after it",
+       remediation="Apply the Gateway with its HTTP listener before the Certificate (an earlier wave, or a Gateway "
+                   "of its own for the solver), or make sure it exists already; keep the HTTPS listener after "
+                   "issuance (a later wave, gateway-shim or a ListenerSet). Pass --cluster-state or --kube when the "
+                   "Gateway exists already.")
+def certificate_wait_deadlock(ctx: Context) -> Iterator[Hit]:
+    index = ctx.index
+    if not multi_step(index.resources):
+        return  # one step: everything is applied back to back, nothing is waited for
+    for cert in index.certificates:
+        if cert.derived_from is not None or cert.origin != "render":
+            continue
+        secret = cert.spec.get("secretName")
+        if isinstance(secret, str) and index.secret_exists(cert.namespace, secret) is not None:
+            continue  # issued already: Argo CD finds it Healthy and does not wait
+        cert_step = step_of(cert)
+        if cert_step is None:
+            continue
+        for parent in http01_gateway_parents(index, cert):
+            gateway = index.get(GATEWAY_GROUP, "Gateway", parent.namespace, parent.name)
+            if gateway is None or gateway.origin != "render":
+                continue  # absent: http01-solver-unroutable says so; known: it exists already
+            gateway_step = step_of(gateway)
+            if gateway_step is None or gateway_step.rank <= cert_step.rank:
+                continue
+            live = next((r for r in index.known if r.key == gateway.key), None)
+            if live is not None and (parent.section_name is None or any(
+                    isinstance(raw, dict) and raw.get("name") == parent.section_name
+                    for raw in live.spec.get("listeners") or [])):
+                continue  # the Gateway (and listener) is live: the solver route attaches now
+            which = f"listener '{parent.section_name}' of " if parent.section_name else ""
+            message = (f"is applied in {cert_step} and validated over HTTP-01 through {which}{gateway.ref}, which "
+                       f"Argo CD applies only in {gateway_step}: it waits for the Certificate to be Healthy, and the "
+                       f"Certificate cannot be issued before the Gateway exists")
+            if not index.cluster_state_consulted:
+                # Without cluster state the gate cannot tell a first install from a Gateway that runs already.
+                yield Hit(cert, f"{message}, unless the Gateway exists already (no cluster state consulted: pass "
+                                f"--cluster-state or --kube)", unverified=True, severity="warning")
+            else:
+                yield Hit(cert, f"{message}; the Gateway is {ctx.unresolved_note()}")
+            break

@@ -8,6 +8,7 @@ one step it applies everything back to back.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from gate.model import Resource
@@ -80,3 +81,15 @@ def order_key(resource: Resource, step: Step) -> tuple[int, int, int, str]:
 def step_rank(resource: Resource) -> tuple[int, int] | None:
     step = step_of(resource)
     return None if step is None else step.rank
+
+
+def steps_in(resources: Iterable[Resource]) -> set[Step]:
+    """The distinct (phase, wave) steps the applied resources fall in."""
+    return {step for step in map(step_of, resources) if step is not None}
+
+
+def multi_step(resources: Iterable[Resource]) -> bool:
+    """Argo CD waits on health only in a sync of more than one step (wave or phase); a render without
+    sync-wave or hook annotations is applied in one step and nothing is waited for
+    (gitops-engine pkg/sync/sync_context.go)."""
+    return len(steps_in(resources)) > 1

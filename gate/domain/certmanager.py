@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gate.domain.kube import CERT_MANAGER_GROUP, as_dict, as_list, hostname_covers, normalize_host
+from gate.domain.shims import PARENT_REF_KIND, PARENT_REF_NAME, PARENT_REF_NAMESPACE
 from gate.model import Resource
 
 if TYPE_CHECKING:
@@ -190,3 +191,46 @@ def solver_note(index: Index, certificates: list[Resource], host: str) -> str:
                 if issuer is not None and as_dict(issuer.spec.get("acme")):
                     notes.append(describe(choose_solver(index, cert, name)))
     return ", ".join(dict.fromkeys(notes))
+
+
+def solver_parent_refs(cert: Resource, gateway_route: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """The solver route's parentRefs (Certificate annotations override the solver's), or a problem."""
+    ann = cert.annotations
+    name, kind = ann.get(PARENT_REF_NAME), ann.get(PARENT_REF_KIND)
+    if name and kind:
+        return [{"name": name, "kind": kind, "namespace": ann.get(PARENT_REF_NAMESPACE) or cert.namespace}], ""
+    if name or kind:
+        return [], (f"the Certificate sets only one of {PARENT_REF_NAME} and {PARENT_REF_KIND} "
+                    f"(cert-manager needs both)")
+    return [as_dict(r) for r in as_list(gateway_route.get("parentRefs"))], ""
+
+
+@dataclass(frozen=True)
+class SolverParent:
+    """A Gateway (and listener) an HTTP-01 solver HTTPRoute attaches to."""
+
+    namespace: str
+    name: str
+    section_name: str | None
+    port: Any
+
+
+def http01_gateway_parents(index: Index, certificate: Resource) -> list[SolverParent]:
+    """The Gateways the gatewayHTTPRoute solvers of a Certificate's names attach their routes to."""
+    found: dict[tuple, SolverParent] = {}
+    for name in certificate_names(certificate):
+        choice = choose_solver(index, certificate, name)
+        route = as_dict(as_dict(as_dict(choice.solver).get("http01")).get("gatewayHTTPRoute"))
+        if choice.challenge != "http01" or not route and not certificate.annotations.get(PARENT_REF_NAME):
+            continue
+        refs, problem = solver_parent_refs(certificate, route)
+        if problem:
+            continue
+        for ref in refs:
+            if str(ref.get("kind") or "Gateway") != "Gateway":
+                continue
+            parent = SolverParent(str(ref.get("namespace") or certificate.namespace), str(ref.get("name", "")),
+                                  ref.get("sectionName") if isinstance(ref.get("sectionName"), str) else None,
+                                  ref.get("port"))
+            found.setdefault((parent.namespace, parent.name, parent.section_name, str(parent.port)), parent)
+    return list(found.values())

@@ -112,21 +112,6 @@ def terminating_listeners(listeners: Iterable[Listener]) -> Iterator[Listener]:
             yield listener
 
 
-def blast_radius(listener: Listener, others: int, controller: str) -> str:
-    """How many other listeners go down with this one, for the configured controller."""
-    gateway = f"{listener.gateway.namespace}/{listener.gateway.name}"
-    if others <= 0:
-        return f"Gateway {gateway} has no other listener"
-    plural = "s" if others != 1 else ""
-    if controller == "traefik":
-        # traefik pkg/provider/kubernetes/gateway: any listener error makes the whole Gateway not Programmed
-        return (f"Traefik marks the whole Gateway {gateway} not Programmed, so its {others} other listener{plural} "
-                f"stop serving with it")
-    return (f"Gateway {gateway} has {others} other listener{plural}: per the Gateway API spec only this listener "
-            f"stops (ResolvedRefs=False), but controllers that reject the whole Gateway (Traefik) take all "
-            f"{others} down with it")
-
-
 def attachable(listeners: list[Listener], namespace: str, kind: str, hostnames: list[str],
                namespaces: dict[str, Resource]) -> tuple[list[Listener], str]:
     """The listeners a route of `kind` in `namespace` with `hostnames` attaches to, and if none, why."""

@@ -155,9 +155,8 @@ def listener_skip_reason(gateway: Resource, raw: dict[str, Any]) -> str | None:
         namespace = ref.get("namespace")
         if namespace and namespace != gateway.namespace:
             reasons.append(f"certificateRefs[{j}] is in namespace {namespace!r} (cross-namespace refs are not used)")
-    if "mode" not in tls:
-        reasons.append("tls.mode is not set (the shim needs an explicit Terminate)")
-    elif tls.get("mode") != "Terminate":
+    # An absent mode is stored as Terminate (the Gateway CRD's default), which is what the shim reads.
+    if tls.get("mode", "Terminate") != "Terminate":
         reasons.append(f"tls.mode is {tls.get('mode')!r}, not Terminate")
     return ", ".join(reasons) or None
 
