@@ -320,6 +320,8 @@ def registry_data(tmp_path_factory) -> dict:
         with httpx.Client(timeout=10) as client:
             digest, _ = push_image(client, registry.url, "acme/pay-web", "1.4.2")
             push_image(client, registry.url, "acme/rbac-web", "1.4.2")
+            # the healthy example's cert-manager controller, from the platform's mirror
+            push_image(client, registry.url, "jetstack/cert-manager-controller", "v1.19.1")
             push_image(client, registry.url, "public/tool", "1.0")
             push_index(client, registry.url, "acme/multi", "1.0", ["linux/amd64", "linux/arm64"])
             push_index(client, registry.url, "acme/armonly", "1.0", ["linux/arm64"])

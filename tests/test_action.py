@@ -140,7 +140,8 @@ def test_incident_fails_with_outputs_annotations_summary_and_sarif(workspace, ru
     assert run.outputs == {"passed": "false", "errors": str(errors), "warnings": str(report["summary"]["warning"]),
                            "sarif-file": "gate.sarif"}
     assert run.summary.startswith("## ingress-gate: ❌ FAILED") and "### ❌ https://pay.example.com" in run.summary
-    annotations = [line for line in run.log.splitlines() if line.startswith("::error file=examples/incident/")]
+    annotations = [line for line in run.log.splitlines()
+                   if line.startswith(("::error file=examples/incident/", "::warning file=examples/incident/"))]
     assert len(annotations) == len(report["findings"])
     assert f"FAILED: {errors} errors" in run.log  # the text checklist is in the log too
     sarif = (workspace / "gate.sarif").read_text(encoding="utf-8")

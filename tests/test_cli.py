@@ -24,8 +24,11 @@ def test_incident_example_fails_with_the_incident_findings():
     proc = gate_cli("check", "--offline", "--format", "json", "examples/incident")
     assert proc.returncode == 1
     report = json.loads(proc.stdout)
-    found = sorted((f["check"], f["resource"]["namespace"], f["file"], f["line"]) for f in report["findings"])
+    found = sorted((f["check"], f["resource"]["namespace"], f["file"], f["line"]) for f in report["findings"]
+                   if f["check"] != "certificate-wait-deadlock")
     assert found == [
+        # cert-manager v1.15.1 without Gateway API support: a new solver HTTPRoute every 10 s
+        ("certmanager-gateway-api-disabled", "", "examples/incident/platform/gateway.yaml", 297),
         ("listener-secret-missing", "traefik", "examples/incident/platform/gateway.yaml", 278),
         # the deadlock: pay, pay-sandbox and rbac listeners serve Secrets of Certificates in wave 1
         ("listener-secret-pending", "traefik", "examples/incident/platform/gateway.yaml", 242),
@@ -40,10 +43,14 @@ def test_incident_example_fails_with_the_incident_findings():
         ("sync-wave-order", "acme-rbac-production", "examples/incident/acme-rbac-production/app.yaml", 8),
     ]
     missing = next(f for f in report["findings"] if f["check"] == "listener-secret-missing")
-    assert "23 other listeners" in missing["message"]
+    assert "all 24 listeners of Gateway traefik/traefik-gateway on Traefik < 3.1 or Cilium" in missing["message"]
     pending = sorted(f["hostname"] for f in report["findings"] if f["check"] == "listener-secret-pending")
     assert pending == ["pay.example.com", "pay.sandbox.example.com", "rbac.example.com"]
-    assert report["passed"] is False and report["summary"]["error"] == 11
+    # The 19 live services' Certificates come before their solver's Gateway: fine only if that Gateway
+    # runs already, which the render alone cannot tell: could not verify, not an error.
+    waits = [f for f in report["findings"] if f["check"] == "certificate-wait-deadlock"]
+    assert len(waits) == 19 and all(f["severity"] == "warning" and f["unverified"] for f in waits)
+    assert report["passed"] is False and report["summary"]["error"] == 12
 
 
 def test_healthy_example_passes():
@@ -59,10 +66,10 @@ def test_text_checklist_groups_by_service():
     block = out.split("https://pay.example.com\n", 1)[1].split("\n\n", 1)[0]
     assert "[ ] Gateway listener has its TLS Secret" in block
     assert "error listener-secret-pending: Gateway traefik/traefik-gateway: listener 'pay-https'" in block
-    assert "[x] Issuer and ACME solver can validate the name" in block
+    assert "[ ] Issuer and ACME solver can validate the name" in block  # cert-manager without Gateway API support
     assert "[ ] Backend Service exists" in block
     assert "at examples/incident/acme-pay-production/app.yaml:56" in block
-    assert out.rstrip().splitlines()[-1].startswith("FAILED: 11 errors")
+    assert out.rstrip().splitlines()[-1].startswith("FAILED: 12 errors")
 
 
 def test_json_document_shape():
@@ -103,7 +110,8 @@ def test_include_and_exclude_select_checks():
     assert {f["check"] for f in only["findings"]} == {"sync-wave-order"}
     rest = json.loads(gate_cli("check", "--offline", "--format", "json", "--exclude", "route-backend-missing",
                                "--exclude", "sync-wave-order", "examples/incident").stdout)
-    assert {f["check"] for f in rest["findings"]} == {"listener-secret-missing", "listener-secret-pending"}
+    assert {f["check"] for f in rest["findings"]} == {"listener-secret-missing", "listener-secret-pending",
+                                                      "certmanager-gateway-api-disabled", "certificate-wait-deadlock"}
 
 
 def test_fail_on_warning(tmp_path):

@@ -80,7 +80,7 @@ def test_hooks_fail_on_the_incident(tmp_path, pre_commit_home, hooks_repo):
     for output in (whole, files):
         assert "route-backend-missing" in output and "FAILED: " in output
     # one run over all six files, so findings across files (a route and its missing Service) still appear
-    assert "in 6 files" in files and "- exit code: 1" in files
+    assert "in 7 files" in files and "- exit code: 1" in files
 
 
 def test_hooks_pass_on_the_healthy_render(tmp_path, pre_commit_home, hooks_repo):

@@ -50,6 +50,7 @@ webhooks, CEL cost limits, transition rules (``oldSelf``: an update, not a creat
 from .schema import Violation, format_path
 from .validator import (
     DEFAULT_KUBERNETES_VERSION,
+    NOT_SERVED_BY_CRD,
     Removal,
     Result,
     Status,
@@ -59,6 +60,6 @@ from .validator import (
 )
 
 __all__ = [
-    "DEFAULT_KUBERNETES_VERSION", "Removal", "Result", "Status", "Validator", "Violation",
+    "DEFAULT_KUBERNETES_VERSION", "NOT_SERVED_BY_CRD", "Removal", "Result", "Status", "Validator", "Violation",
     "format_path", "gateway_api_channels", "supported_kubernetes_versions",
 ]

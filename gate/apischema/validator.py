@@ -14,6 +14,8 @@ from . import cel as _cel
 from .schema import Checker, Compiler, Node, Violation
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
+# `Removal.removed_in` of a version the CRD in use lists but does not serve (no release known).
+NOT_SERVED_BY_CRD = "not served by the CRD"
 
 
 class Status(str, enum.Enum):
@@ -289,7 +291,7 @@ class Validator:
                 return Result(Status.VALID, source=crd.source), ("crd", crd, v)
             removal = removal_table().get((api_version, kind))
             if removal is None and v is not None:
-                removal = Removal(api_version, kind, crd.source, "(not served by the CRD)",
+                removal = Removal(api_version, kind, crd.source, NOT_SERVED_BY_CRD,
                                   served[-1] if served else None, crd.source)
             if removal is not None:
                 return Result(Status.REMOVED_API_VERSION, message=self._removed_text(removal),
@@ -354,7 +356,8 @@ class Validator:
     def _removed_text(r: Removal) -> str:
         comp = {"kubernetes": "Kubernetes", "cert-manager": "cert-manager",
                 "gateway-api": "Gateway API"}.get(r.component, r.component)
-        when = r.removed_in if r.removed_in.startswith("(") else f"removed in {comp} {r.removed_in}"
+        when = f"not served by the {comp} CRD" if r.removed_in == NOT_SERVED_BY_CRD else \
+            f"removed in {comp} {r.removed_in}"
         use = f"; use {r.use}" if r.use else "; no replacement API"
         return f"{r.kind} {r.api_version} is no longer served ({when}){use}"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 
-from gate.apischema import Result, Status, Validator
+from gate.apischema import NOT_SERVED_BY_CRD, Result, Status, Validator
 from gate.checks.base import Check, Context, Hit, collector
 from gate.config import UsageError
 from gate.index import Index
@@ -22,7 +22,33 @@ CHECKS: list[Check] = []
 check = collector(CHECKS)
 
 CRD_GROUP = "apiextensions.k8s.io"
+GATEWAY_GROUPS = ("gateway.networking.k8s.io", "gateway.networking.x-k8s.io")
+CHANNEL_ANNOTATION = "gateway.networking.k8s.io/channel"
 _RESULTS: weakref.WeakKeyDictionary[Index, list[tuple[Resource, Result]]] = weakref.WeakKeyDictionary()
+
+
+def experimental_channel(ctx: Context) -> bool:
+    """Whether the cluster runs the Gateway API experimental channel, whose CRDs the gate does not ship:
+    the policy says so, or (auto) experimental CRDs or x-k8s.io objects are in view, or the controller
+    is Envoy Gateway, whose Helm chart installs the experimental channel."""
+    channel = str(ctx.option("gatewayAPIChannel"))
+    if channel != "auto":
+        return channel == "experimental"
+    if any(crd.annotations.get(CHANNEL_ANNOTATION) == "experimental"
+           for crd in ctx.index.all_of(CRD_GROUP, "CustomResourceDefinition")):
+        return True
+    if any(r.group == "gateway.networking.x-k8s.io" for r in ctx.index.resources):
+        return True
+    return ctx.gateway_controller().name == "envoy-gateway"
+
+
+def _beyond_standard(resource: Resource, result: Result, message: str = "") -> bool:
+    """A Gateway API version or field the shipped standard channel lacks (it may be experimental)."""
+    if resource.group not in GATEWAY_GROUPS:
+        return False
+    if result.status == Status.REMOVED_API_VERSION:
+        return result.removal is not None and result.removal.removed_in == NOT_SERVED_BY_CRD
+    return message.startswith("unknown field")
 
 
 def results(ctx: Context) -> list[tuple[Resource, Result]]:
@@ -66,7 +92,7 @@ def api_version_unknown(ctx: Context) -> Iterator[Hit]:
                           path=("kind",), severity=unknown_kinds, points_at_nothing=False)
 
 
-@check("api-version-removed", "error", options=("kubernetesVersion",),
+@check("api-version-removed", "error", options=("kubernetesVersion", "gatewayAPIChannel", "gatewayController"),
        why="An API version removed from the target release is refused by the API server; kubectl cannot apply "
            "the object and Argo CD's sync fails (Kubernetes deprecation guide; cert-manager 1.7 and Gateway API "
            "release notes).",
@@ -74,12 +100,24 @@ def api_version_unknown(ctx: Context) -> Iterator[Hit]:
        remediation="Move the object to the version the message names (kubectl convert, or the project's upgrade "
                    "notes), and set kubernetesVersion in the policy (or --kube-version) to the cluster's release.")
 def api_version_removed(ctx: Context) -> Iterator[Hit]:
+    experimental = None
     for resource, result in results(ctx):
-        if result.status == Status.REMOVED_API_VERSION:
-            yield Hit(resource, result.message, path=("apiVersion",))
+        if result.status != Status.REMOVED_API_VERSION:
+            continue
+        if _beyond_standard(resource, result):
+            experimental = experimental_channel(ctx) if experimental is None else experimental
+            if experimental:
+                yield Hit(resource, f"{result.message}, in the standard channel the gate ships; the experimental "
+                                    f"channel may serve it: not validated", path=("apiVersion",), unverified=True,
+                          severity="info", points_at_nothing=False)
+                continue
+            yield Hit(resource, f"{result.message} (an experimental-channel version? set gatewayAPIChannel: "
+                                f"experimental in the policy)", path=("apiVersion",))
+            continue
+        yield Hit(resource, result.message, path=("apiVersion",))
 
 
-@check("schema-invalid", "error", options=("kubernetesVersion",),
+@check("schema-invalid", "error", options=("kubernetesVersion", "gatewayAPIChannel", "gatewayController"),
        why="The API server defaults, validates against the structural schema (types, required, enums, patterns, "
            "bounds; kubectl's strict field validation refuses unknown fields) and evaluates the CRD's "
            "x-kubernetes-validations CEL rules on every create; a violation rejects the whole object "
@@ -89,8 +127,20 @@ def api_version_removed(ctx: Context) -> Iterator[Hit]:
                    "where a number belongs, a rule's condition); `kubectl apply --dry-run=server` shows the same.")
 def schema_invalid(ctx: Context) -> Iterator[Hit]:
     unevaluable: set[str] = set()
+    experimental = None
     for resource, result in results(ctx):
         for violation in result.violations:
+            if violation.kind == "schema" and _beyond_standard(resource, result, violation.message):
+                experimental = experimental_channel(ctx) if experimental is None else experimental
+                if experimental:
+                    # An experimental-channel field, or a typo: without that channel's CRDs the gate cannot tell.
+                    yield Hit(resource, f"{violation.message}: not in the standard channel the gate ships, and the "
+                                        f"experimental channel is in use: not validated", path=violation.path or None,
+                              unverified=True, severity="info", points_at_nothing=False)
+                    continue
+                yield Hit(resource, f"{violation.message} (if it is an experimental-channel field, set "
+                                    f"gatewayAPIChannel: experimental in the policy)", path=violation.path or None)
+                continue
             if violation.kind == "unevaluable":
                 # A rule the CEL library cannot evaluate offline: said once, never a pass.
                 if violation.message not in unevaluable:

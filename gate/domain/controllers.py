@@ -73,6 +73,8 @@ class Controller:
     def describe(self) -> str:
         if self.name is None:
             return "an unknown controller"
+        if self.name == "generic":
+            return "a spec-conformant controller"
         label = {"envoy-gateway": "Envoy Gateway", "nginx": "NGINX Gateway Fabric", "kong": "Kong"}.get(
             self.name, self.name.capitalize())
         return f"{label} {show_version(self.version)}" if self.version else label
@@ -161,8 +163,8 @@ def blast_radius(gateway: str, others: int, controller: Controller) -> str:
         if row.whole_gateway:
             return (f"on {who} its {others} other listener{plural} of Gateway {gateway} stop serving with it: "
                     f"{row.status}")
-        return (f"on {who} only this listener stops; the {others} other{plural} of Gateway {gateway} keep "
-                f"serving ({row.status})")
+        return (f"on {who} only this listener stops; the {others} other listener{plural} of Gateway {gateway} "
+                f"keep serving ({row.status})")
     if rows:  # the controller is known, its version is not
         down = [r.label for r in rows if r.whole_gateway]
         up = [r.label for r in rows if not r.whole_gateway]

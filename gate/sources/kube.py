@@ -18,7 +18,7 @@ from typing import Any
 from gate.domain.kube import CERT_MANAGER_GROUP, CLUSTER_SCOPED_KINDS, GATEWAY_GROUP, as_dict, as_list
 from gate.model import Resource
 from gate.sources.api_errors import error_message
-from gate.sources.redact import secret_metadata_only
+from gate.sources.redact import secret_metadata_only, without_pod_env
 
 # Only this media type: a fallback to plain JSON would let a server that cannot do metadata-only
 # lists send full Secrets instead of refusing (406).
@@ -36,6 +36,10 @@ class Kind:
     versions: tuple[str, ...]  # tried in order; 404 means "not served", try the next
     namespaced: bool = True
     metadata_only: bool = False
+    # Read only in these namespaces (not the render's), with this label selector: for objects the
+    # gate reads about the platform rather than the application (cert-manager's own Deployment).
+    fixed_namespaces: tuple[str, ...] | None = None
+    selector: str = ""
 
     def path(self, version: str, namespace: str | None) -> str:
         base = f"/api/{version}" if not self.group else f"/apis/{self.group}/{version}"
@@ -56,6 +60,11 @@ KINDS = (
     Kind("ReferenceGrant", GATEWAY_GROUP, "referencegrants", ("v1", "v1beta1")),
     Kind("Issuer", CERT_MANAGER_GROUP, "issuers", ("v1",)),
     Kind("Certificate", CERT_MANAGER_GROUP, "certificates", ("v1",)),
+    # What the Gateway controller is (its GatewayClass) and how cert-manager runs (its Deployment's
+    # image tag and args; the pod env is dropped on read, as Secret data is).
+    Kind("GatewayClass", GATEWAY_GROUP, "gatewayclasses", ("v1", "v1beta1"), namespaced=False),
+    Kind("Deployment", "apps", "deployments", ("v1",), fixed_namespaces=("cert-manager",),
+         selector="app.kubernetes.io/name=cert-manager,app.kubernetes.io/component=controller"),
 )
 
 
@@ -153,7 +162,10 @@ async def _read_all(single: Any, namespaces: list[str], state: LiveState) -> Non
 
 async def _read_kind(client: Any, limit: asyncio.Semaphore, kind: Kind, namespaces: list[str],
                      state: LiveState) -> list[Resource]:
-    scopes: list[str | None] = list(namespaces) if kind.namespaced else [None]
+    if kind.fixed_namespaces is not None:
+        scopes: list[str | None] = list(kind.fixed_namespaces)
+    else:
+        scopes = list(namespaces) if kind.namespaced else [None]
     if not scopes:
         return []
     for version in kind.versions:
@@ -183,7 +195,8 @@ async def _list(client: Any, limit: asyncio.Semaphore, kind: Kind, version: str,
     headers = {"Accept": METADATA_ONLY if kind.metadata_only else "application/json"}
     where = f"in namespace {namespace}" if namespace else "(cluster-scoped)"
     resources: list[Resource] = []
-    params = {"limit": str(PAGE_SIZE)}
+    base = {"limit": str(PAGE_SIZE), **({"labelSelector": kind.selector} if kind.selector else {})}
+    params = dict(base)
     while True:
         async with limit:
             state.requests += 1
@@ -208,7 +221,7 @@ async def _list(client: Any, limit: asyncio.Semaphore, kind: Kind, version: str,
         token = as_dict(as_dict(body).get("metadata")).get("continue")
         if not token:
             return resources
-        params = {"limit": str(PAGE_SIZE), "continue": token}
+        params = {**base, "continue": token}
 
 
 def _to_resource(kind: Kind, version: str, item: dict[str, Any], context: str) -> Resource | None:
@@ -217,6 +230,8 @@ def _to_resource(kind: Kind, version: str, item: dict[str, Any], context: str) -
     body = {**item, "apiVersion": kind.api_version(version), "kind": kind.kind}
     if kind.kind == "Secret":
         body = secret_metadata_only(body)
+    elif kind.kind == "Deployment":
+        body = without_pod_env(body)
     meta = as_dict(body.get("metadata"))
     name, namespace = meta.get("name"), meta.get("namespace")
     if not isinstance(name, str) or not name:

@@ -7,17 +7,20 @@ from __future__ import annotations
 from gate.model import Resource
 from gate.sources.documents import LoadResult
 from gate.sources.files import load_paths
-from gate.sources.redact import secret_metadata_only
+from gate.domain.kube import WORKLOAD_KINDS
+from gate.sources.redact import redacted
 
 
-def keep_secret_metadata(resources: list[Resource]) -> None:
+def redact_all(resources: list[Resource]) -> None:
+    """Secrets to their metadata, workloads without pod env: what a cluster read may keep."""
     for res in resources:
-        if res.kind == "Secret" and res.group == "":
-            res.body = secret_metadata_only(res.body)
+        if res.kind == "Secret" or res.kind in WORKLOAD_KINDS:
+            res.body = redacted(res.body)
+            res.text = None  # the document's text still holds what was dropped: no field lines from it
 
 
 def load_snapshots(paths: list[str], *, max_file_bytes: int) -> LoadResult:
-    """Cluster-state files and folders, as the loader reads any input, Secrets reduced on the spot."""
+    """Cluster-state files and folders, as the loader reads any input, redacted on the spot."""
     loaded = load_paths(paths, origin="cluster", max_file_bytes=max_file_bytes)
-    keep_secret_metadata(loaded.resources)
+    redact_all(loaded.resources)
     return loaded

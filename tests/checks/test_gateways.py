@@ -57,19 +57,29 @@ def test_traefik_profile_requires_entrypoint_ports(tmp_path):
     report = check_text(tmp_path, render, policy=policy(tmp_path, "gatewayController: traefik\n"))
     invalid, = [f for f in report.findings if f.check == "gateway-invalid"]
     assert "port 80" in invalid.message and "PortUnavailable" in invalid.message
-    assert "whole Gateway not Programmed, taking its 1 other listener down" in invalid.message
+    # Traefik without a version: whether the other listener goes down with it is not known
+    assert "the listener is not Programmed (Accepted=False)" in invalid.message
+    old = check_text(tmp_path, render, policy=policy(tmp_path, "gatewayController: {name: traefik, version: '3.0.4'}\n"))
+    invalid, = [f for f in old.findings if f.check == "gateway-invalid"]
+    assert "Traefik 3.0.4 drops the whole Gateway, taking its 1 other listener down with it" in invalid.message
     custom = policy(tmp_path, "gatewayController: traefik\ntraefik:\n  entryPoints: {http: 80}\n")
     assert "gateway-invalid" not in ids(check_text(tmp_path, render, policy=custom))
 
 
 def test_blast_radius_wording_follows_the_controller(tmp_path):
-    """listener-secret-missing says Traefik takes the other listeners down, and the spec only this one."""
-    generic = check_text(tmp_path, gateway())
+    """listener-secret-missing states the known controller's blast radius, or the range when unknown."""
+    unknown = check_text(tmp_path, gateway())
+    missing, = [f for f in unknown.findings if f.check == "listener-secret-missing"]
+    assert "1 listener on a spec-conformant controller; all 2 listeners of Gateway infra/gw on Traefik < 3.1" \
+        in missing.message
+    generic = check_text(tmp_path, gateway(), policy=policy(tmp_path, "gatewayController: generic\n"))
     missing, = [f for f in generic.findings if f.check == "listener-secret-missing"]
-    assert "per the Gateway API spec only this listener stops" in missing.message
-    traefik = check_text(tmp_path, gateway(), policy=policy(tmp_path, "gatewayController: traefik\n"))
+    assert "only this listener stops; the 1 other listener of Gateway infra/gw keep serving" in missing.message
+    traefik = check_text(tmp_path, gateway(), policy=policy(tmp_path, "gatewayController: {name: traefik, "
+                                                                      "version: '2.11.0'}\n"))
     missing, = [f for f in traefik.findings if f.check == "listener-secret-missing"]
-    assert "Traefik marks the whole Gateway infra/gw not Programmed, so its 1 other listener stop" in missing.message
+    assert "on Traefik 2.11.0 (policy gatewayController) its 1 other listener of Gateway infra/gw stop serving" \
+        in missing.message
 
 
 def test_unknown_controller_is_a_policy_error(tmp_path):
@@ -117,7 +127,7 @@ def test_blast_radius_threshold_comes_from_the_policy(tmp_path):
     report = check_text(tmp_path, render, cluster_state=[str(state)])
     warned = [f for f in report.findings if f.check == "gateway-blast-radius"]
     assert len(warned) == 12 and all(f.severity == "warning" for f in warned)
-    assert "12 other listeners" in warned[0].message
+    assert "all 13 listeners" in warned[0].message
     quiet = check_text(tmp_path, render, cluster_state=[str(state)],
                        policy=policy(tmp_path, "gateway: {blastRadiusListeners: 20}\n"))
     assert "gateway-blast-radius" not in ids(quiet)
@@ -136,14 +146,14 @@ def test_pending_follows_argo_steps(tmp_path):
 
 
 def test_incident_with_the_traefik_profile_names_the_whole_gateway(tmp_path):
-    """On the incident with gatewayController: traefik, each pending listener takes the 23 others down."""
+    """On the incident with Traefik < 3.1, each pending listener takes the 23 others down."""
     from conftest import EXAMPLES
 
     from gate.run import RunConfig, run
     report = run(RunConfig(paths=[str(EXAMPLES / "incident")], offline=True,
-                           policy=policy(tmp_path, "gatewayController: traefik\n")))
+                           policy=policy(tmp_path, "gatewayController: {name: traefik, version: v3.0.1}\n")))
     pending = [f for f in report.findings if f.check == "listener-secret-pending"]
     assert len(pending) == 3
-    assert all("Traefik marks the whole Gateway traefik/traefik-gateway not Programmed, so its 23 other listeners"
-               in f.message for f in pending)
+    assert all("on Traefik 3.0.1 (policy gatewayController) its 23 other listeners of Gateway traefik/traefik-gateway "
+               "stop serving with it" in f.message for f in pending)
     assert "gateway-invalid" not in ids(report)  # 8000 and 8443 are the default entryPoints

@@ -94,7 +94,7 @@ def test_offline_makes_no_registry_request(tmp_path):
 
 
 def test_each_distinct_reference_is_asked_once(tmp_path):
-    """Four workloads sharing two images (one written two ways) cost two manifest requests."""
+    """Four workloads sharing two images (one written two ways) cost two manifest requests (and cert-manager's one)."""
     server = LocalServer(lambda request: (404, {}, b""))
     host = f"127.0.0.1:{server.port}"
     try:
@@ -107,7 +107,7 @@ def test_each_distinct_reference_is_asked_once(tmp_path):
         server.stop()
     assert sorted(s.path for s in server.seen) == sorted([
         "/v2/acme/pay-web/manifests/1.4.2", "/v2/acme/rbac-web/manifests/1.4.2",
-        f"/v2/acme/rbac-web/manifests/sha256:{'a' * 64}"])
+        f"/v2/acme/rbac-web/manifests/sha256:{'a' * 64}", "/v2/jetstack/cert-manager-controller/manifests/v1.19.1"])
 
 
 def test_unverifiable_severity_follows_the_policy(tmp_path, registry_data):

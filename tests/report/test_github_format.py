@@ -31,13 +31,14 @@ def test_escaping_matches_the_runner():
 
 
 def test_incident_annotations_point_at_files_and_lines():
-    """Each incident finding is one ::error with the relative file, line, check id and remediation."""
+    """Each incident finding is one ::error (or ::warning) with the relative file, line, check id and remediation."""
     proc = gate_cli("check", "--offline", "--format", "github", "examples/incident")
     assert proc.returncode == 1
     commands = [parse_command(line) for line in proc.stdout.decode().splitlines()]
     expected = example_findings("incident")
-    assert len(commands) == len(expected) and {name for name, _, _ in commands} == {"error"}
-    assert [(p["title"], p["line"]) for _, p, _ in commands] == [(f["check"], str(f["line"])) for f in expected]
+    assert [name for name, _, _ in commands] == [f["severity"] for f in expected]  # ::error / ::warning
+    assert [(p["title"], p["line"]) for _, p, _ in commands] == [
+        (f["check"] + (" (could not verify)" if f["unverified"] else ""), str(f["line"])) for f in expected]
     where = {(p["file"], p["line"], p["title"]) for _, p, _ in commands}
     assert ("examples/incident/acme-pay-production/app.yaml", "56", "route-backend-missing") in where
     assert all("\nRemediation: " in data for _, _, data in commands)

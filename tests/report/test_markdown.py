@@ -31,11 +31,16 @@ def test_incident_has_a_table_per_failing_service_with_links(monkeypatch):
     """Services with findings are open tables; findings link to file#Lline; the quiet ones are folded."""
     for var in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA"):
         monkeypatch.delenv(var, raising=False)
-    proc = gate_cli("check", "--offline", "--format", "markdown", "examples/incident")
+    # Without the two checks whose findings reach every service, some services have none to fold.
+    quiet_checks = ("--exclude", "certmanager-gateway-api-disabled", "--exclude", "certificate-wait-deadlock")
+    proc = gate_cli("check", "--offline", "--format", "markdown", *quiet_checks, "examples/incident")
     assert proc.returncode == 1
     text = proc.stdout.decode()
     assert text.startswith("## ingress-gate: ❌ FAILED\n")
-    assert f"**{len(example_findings('incident'))} errors, 0 warnings, 0 info, 0 unverified**" in text
+    found = [f for f in example_findings("incident")
+             if f["check"] not in ("certmanager-gateway-api-disabled", "certificate-wait-deadlock")]
+    errors = sum(f["severity"] == "error" for f in found)
+    assert f"**{errors} errors, 0 warnings, 0 info, 0 unverified**" in text
     head, folded = text.split("<details>", 1)
     failing = re.findall(r"^### ❌ https://(\S+)$", head, re.MULTILINE)
     assert {"pay.example.com", "pay.sandbox.example.com", "rbac.example.com", "rbac.sandbox.example.com"} <= set(failing)

@@ -28,9 +28,9 @@ def test_incident_sarif_is_valid_with_one_result_per_finding():
     assert [(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results] == \
         [(f["check"], f["line"]) for f in expected]
     rules = run["tool"]["driver"]["rules"]
-    for res in results:
+    for res, finding in zip(results, expected, strict=True):
         assert rules[res["ruleIndex"]]["id"] == res["ruleId"]
-        assert res["level"] == "error"
+        assert res["level"] == finding["severity"]
         place = res["locations"][0]["physicalLocation"]
         assert place["artifactLocation"]["uri"].startswith("examples/incident/")
         assert place["region"]["startLine"] > 1

@@ -65,7 +65,7 @@ def test_argocd_app_is_read_with_the_token_over_verified_tls(tmp_path):
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     backend = next(f for f in report["findings"] if f["check"] == "route-backend-missing")
     assert backend["file"] == "argocd:shop-platform/HTTPRoute/acme-pay-production/pay-route" and backend["line"] == 1
-    assert report["stats"]["resources"] == 38
+    assert report["stats"]["resources"] == 40
     assert TOKEN.encode() not in proc.stdout + proc.stderr
 
 
