@@ -265,6 +265,41 @@ def test_lb_hostname_that_does_not_answer_is_unverifiable(tmp_path, knot):
     assert by_host(report, "dns-not-pointing-to-lb") == {}
 
 
+# -- the load balancer hostname itself ---------------------------------------------------------------------
+
+STALE_LB = """
+stale-lb.example.com. CNAME old-lb.elb.example.net.
+noaddr-lb.example.com. CNAME noaddr.elb.example.net.
+noaddr.elb.example.net. TXT "the load balancer was deleted"
+broken-lb.example.com. CNAME lb.servfail.test.
+"""
+
+
+@pytest.mark.parametrize("name, lb, why", [
+    ("stale-lb.example.com", "old-lb.elb.example.net", "NXDOMAIN"),
+    ("noaddr-lb.example.com", "noaddr.elb.example.net", "no A record and no AAAA record"),
+])
+def test_cname_to_an_lb_hostname_that_does_not_resolve_fails(tmp_path, knot, name, lb, why):
+    """A CNAME to the LB hostname is not a pass when that hostname has no address (an ELB name left over after
+    the load balancer was recreated): a failure, with the reason."""
+    report = check(render(tmp_path, name), [knot(ZONE + STALE_LB)], lb_hostnames=(lb,))
+    finding = by_host(report, "dns-not-pointing-to-lb")[name]
+    assert f"the load balancer hostname {lb} does not resolve ({why})" in finding.message
+    assert "stale after a recreate" in finding.message and not finding.unverified
+    assert dns_item(report, name).status == "fail"
+    assert by_host(report, "dns-unverifiable") == {} and by_host(report, "dns-aaaa-mismatch") == {}
+
+
+def test_cname_to_an_lb_hostname_whose_lookup_fails_is_unverifiable(tmp_path, knot):
+    """A CNAME to the LB hostname whose own lookup fails (SERVFAIL) cannot be judged: could not verify."""
+    report = check(render(tmp_path, "broken-lb.example.com"), [knot(ZONE + STALE_LB)],
+                   lb_hostnames=("lb.servfail.test",))
+    assert by_host(report, "dns-not-pointing-to-lb") == {}
+    finding = by_host(report, "dns-unverifiable")["broken-lb.example.com"]
+    assert "load balancer hostname lb.servfail.test" in finding.message and "servfail" in finding.message
+    assert dns_item(report, "broken-lb.example.com").status == "unverified"
+
+
 # -- split horizon ----------------------------------------------------------------------------------------------
 
 def test_two_servers_disagreeing(tmp_path, knot):
