@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import math
 import socket
 import time
 from collections.abc import Iterable
@@ -32,6 +33,9 @@ SYSTEM = "system resolver"
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_LIFETIME = 5.0
 DEFAULT_CONCURRENCY = 64
+# Bounds of any wait, whatever the caller passes: the policy schema refuses the rest, but a resolver fed
+# .inf would wait forever on a silent nameserver and one fed NaN compares false everywhere (no query sent)
+MIN_WAIT, MAX_WAIT = 0.01, 60.0
 MAX_CHAIN = 16  # CNAME hops followed before giving up (loops)
 
 
@@ -97,6 +101,9 @@ class Resolver:
     concurrency: int = DEFAULT_CONCURRENCY
 
     def __post_init__(self) -> None:
+        self.timeout = bounded_wait(self.timeout, DEFAULT_TIMEOUT)
+        self.lifetime = bounded_wait(self.lifetime, DEFAULT_LIFETIME)
+        self.concurrency = max(1, int(self.concurrency)) if isinstance(self.concurrency, int) else DEFAULT_CONCURRENCY
         self._cache: dict[tuple[str, str, str], asyncio.Task[Lookup]] = {}
         self._clients: dict[str, dns.asyncresolver.Resolver | Lookup] = {}
         self._answered: set[str] = set()
@@ -238,6 +245,17 @@ class Resolver:
         client.lifetime = self.lifetime
         client.retry_servfail = False
         return client
+
+
+def bounded_wait(value: object, default: float) -> float:
+    """Seconds to wait, finite and within [MIN_WAIT, MAX_WAIT]; NaN or a non-number gives `default`."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = default
+    if math.isnan(seconds):
+        seconds = default
+    return min(max(seconds, MIN_WAIT), MAX_WAIT)
 
 
 def split_nameserver(value: str) -> tuple[str, int]:

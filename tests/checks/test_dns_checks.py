@@ -436,6 +436,30 @@ def test_offline_sends_no_query(tmp_path, knot):
     assert server.queries() > before
 
 
+@pytest.mark.parametrize("setting", ["timeout: .inf", "lifetime: .inf", "lifetime: .nan", "timeout: .NaN",
+                                     "lifetime: -.inf", "lifetime: 61", "timeout: 1e9", "lifetime: 0"])
+def test_policy_refuses_non_finite_and_absurd_waits(tmp_path, setting):
+    """dns.timeout and dns.lifetime must be finite, positive and at most 60 s: .inf would hang on a silent
+    nameserver and .nan sent no query. The error names the key; the CLI exits 2."""
+    from conftest import gate_cli
+    from gate.checks import CHECKS
+    from gate.policy import PolicyError, load_policy
+    path = write(tmp_path, "p.yaml", f"dns: {{{setting}}}\n")
+    with pytest.raises(PolicyError) as error:
+        load_policy(str(path), CHECKS.keys())
+    assert f"dns.{setting.split(':')[0]}:" in str(error.value)
+    proc = gate_cli("check", "--offline", "--policy", str(path), "examples/healthy")
+    assert proc.returncode == 2 and f"dns.{setting.split(':')[0]}" in proc.stderr.decode()
+
+
+def test_policy_accepts_sensible_waits(tmp_path):
+    """Fractions of a second up to a minute are fine."""
+    from gate.checks import CHECKS
+    from gate.policy import load_policy
+    path = write(tmp_path, "p.yaml", "dns: {timeout: 0.25, lifetime: 60}\n")
+    assert load_policy(str(path), CHECKS.keys()).settings["dns"]["lifetime"] == 60
+
+
 @pytest.mark.parametrize("option, value", [("--lb-address", "lb.example.com"), ("--nameserver", "1.2.3.4:99999")])
 def test_bad_option_values_are_usage_errors(option, value):
     """A malformed --lb-address or --nameserver exits 2 with a message naming the option."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import subprocess
 import time
 
@@ -19,6 +20,7 @@ from gate.probes.dns import (
     TIMEOUT,
     Question,
     Resolver,
+    bounded_wait,
     parse_address,
     split_nameserver,
 )
@@ -204,6 +206,28 @@ def test_one_slow_name_does_not_give_up_on_an_answering_server(knot, silent_serv
     by_server = answers[Question("direct.example.com")]
     assert by_server[server.address].a.records == ("192.0.2.10",)
     assert by_server[silent_server.address].a.status == TIMEOUT
+
+
+@pytest.mark.parametrize("timeout, lifetime", [(math.inf, math.inf), (math.nan, math.nan), (math.inf, math.nan),
+                                               (-1.0, 1e12)])
+def test_non_finite_waits_are_bounded(monkeypatch, silent_server, timeout, lifetime):
+    """A lifetime of .inf does not hang on a silent nameserver and NaN still sends the query: waits are clamped
+    to MAX_WAIT (NaN falls back to the default), so the run ends within the bound."""
+    monkeypatch.setattr("gate.probes.dns.MAX_WAIT", 0.6)
+    monkeypatch.setattr("gate.probes.dns.DEFAULT_LIFETIME", 0.5)
+    monkeypatch.setattr("gate.probes.dns.DEFAULT_TIMEOUT", 0.2)
+    start = time.monotonic()
+    answers = resolve([silent_server], Question("n.example.com"), timeout=timeout, lifetime=lifetime)
+    elapsed = time.monotonic() - start
+    assert answers[Question("n.example.com")][silent_server.address].a.status == TIMEOUT
+    assert silent_server.received() >= 2  # A and AAAA were sent
+    assert elapsed < 0.6 + 0.5, elapsed
+
+
+def test_bounded_wait():
+    """Finite values are clamped into [MIN_WAIT, MAX_WAIT]; NaN and non-numbers give the default."""
+    assert bounded_wait(2.5, 5.0) == 2.5 and bounded_wait(math.inf, 5.0) == 60.0 and bounded_wait(0, 5.0) == 0.01
+    assert bounded_wait(math.nan, 5.0) == 5.0 and bounded_wait("x", 2.0) == 2.0 and bounded_wait(None, 2.0) == 2.0
 
 
 @pytest.mark.parametrize("value, expected", [
