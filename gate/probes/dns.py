@@ -541,7 +541,7 @@ def _name(wire: bytes, offset: int) -> tuple[str, int]:
 def _parse(wire: bytes, wire_name: bytes, qtype: int) -> _Response | None:
     """The answer, when `wire` is a well-formed response to the question (wire_name, qtype, IN); else None."""
     try:
-        _, flags, qdcount, ancount, nscount, _ = struct.unpack_from("!6H", wire)
+        _, flags, qdcount, ancount, nscount, arcount = struct.unpack_from("!6H", wire)
         if not flags & 0x8000 or (flags >> 11) & 0xF or qdcount != 1:
             return None  # not a response, not to a QUERY, or without our question echoed (RFC 1035 7.3)
         end = 12 + len(wire_name)
@@ -568,14 +568,15 @@ def _parse(wire: bytes, wire_name: bytes, qtype: int) -> _Response | None:
                 answer.append((owner, rtype, rclass, wire[offset:stop]))
             offset = stop
         soa = False
-        for _ in range(nscount):
+        for index in range(nscount + arcount):  # the additional section (OPT, glue) is only checked for shape
             _, offset = _name(wire, offset)
             rtype, _, _, size = struct.unpack_from("!HHIH", wire, offset)
             offset += 10 + size
             if offset > len(wire):
                 return None
-            soa = soa or rtype == _SOA
-        # the additional section (OPT, glue) is not needed
+            soa = soa or (rtype == _SOA and index < nscount)
+        if offset != len(wire):
+            return None  # bytes after the last record: not a message we understand (dnspython refuses it too)
         return _Response(rcode, False, answer, soa)
     except (struct.error, IndexError, _Malformed):
         return None

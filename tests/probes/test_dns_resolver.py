@@ -8,7 +8,8 @@ import subprocess
 import time
 
 import pytest
-from dns_server import KNOTC, needs_knot
+from dns_server import KNOTC
+from hostile_dns import MODES, Destinations, hostile  # noqa: F401 - hostile: a fixture
 
 from gate.probes.dns import (
     ERROR,
@@ -25,7 +26,7 @@ from gate.probes.dns import (
     split_nameserver,
 )
 
-pytestmark = needs_knot
+# knot-backed tests skip themselves (the `knot` fixture) when knot is not installed
 
 ZONE = """
 lb.elb.test. A 192.0.2.10
@@ -228,6 +229,55 @@ def test_bounded_wait():
     """Finite values are clamped into [MIN_WAIT, MAX_WAIT]; NaN and non-numbers give the default."""
     assert bounded_wait(2.5, 5.0) == 2.5 and bounded_wait(math.inf, 5.0) == 60.0 and bounded_wait(0, 5.0) == 0.01
     assert bounded_wait(math.nan, 5.0) == 5.0 and bounded_wait("x", 2.0) == 2.0 and bounded_wait(None, 2.0) == 2.0
+
+
+# -- a hostile nameserver ------------------------------------------------------------------------------------
+
+HOSTILE_NAME = "app.example.com"
+HOSTILE_QUESTION = Question(HOSTILE_NAME, caa=True)
+# the names a run may ask about: the name, its CAA parents, and the names its (bad) CNAMEs point at
+ASKED = {HOSTILE_NAME, "example.com", "com"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hostile_answers_are_failures_not_answers(hostile, monkeypatch, mode):
+    """Whatever a nameserver does wrong, the A and AAAA lookups are failures (never resolved, NXDOMAIN or
+    NODATA), within one lifetime, with a bounded number of queries, and nothing is sent anywhere else."""
+    server = hostile(mode, delay=1.0)
+    spy = Destinations(monkeypatch)
+    start = time.monotonic()
+    answers = resolve([server], HOSTILE_QUESTION, timeout=0.2, lifetime=0.6)
+    elapsed = time.monotonic() - start
+    answer = answers[HOSTILE_QUESTION][server.address]
+    assert not answer.a.definitive and not answer.aaaa.definitive, (answer.a, answer.aaaa)
+    assert answer.a.records == () and answer.aaaa.records == ()
+    assert answer.caa.status == NODATA  # the sane part of the server still answers: only the fault is judged
+    assert elapsed < 0.6 + 0.4, elapsed
+    assert spy.addresses() <= {("127.0.0.1", server.port)}, spy.seen
+    asked = {q.name for q in server.queries}
+    allowed = ASKED | {"?"} | {n for n in asked if n.endswith(".chain.test")}
+    assert asked <= allowed, asked
+    assert len(server.queries) <= 60, len(server.queries)
+
+
+def test_endless_cname_chain_stops_after_max_chain(hostile):
+    """An authoritative-style chain that never ends (one fresh hop per answer) is followed MAX_CHAIN hops, then
+    given up as an error: the queries are bounded."""
+    from gate.probes.dns import MAX_CHAIN
+    server = hostile("long-chain-split")
+    answer = resolve([server], Question(HOSTILE_NAME), timeout=0.2, lifetime=1.0)[Question(HOSTILE_NAME)]
+    lookup = answer[server.address].a
+    assert lookup.status == ERROR and f"longer than {MAX_CHAIN}" in lookup.detail
+    assert len(lookup.chain) == MAX_CHAIN + 1
+    assert sum(q.rdtype == "A" for q in server.queries) == MAX_CHAIN + 1
+
+
+def test_ignored_answers_are_counted_in_the_message(hostile):
+    """Answers that are not answers to the question (wrong id) are ignored and said so in the timeout."""
+    server = hostile("wrong-id")
+    lookup = resolve([server], Question(HOSTILE_NAME), timeout=0.2, lifetime=0.5)[Question(HOSTILE_NAME)][
+        server.address].a
+    assert lookup.status == TIMEOUT and "unusable answers ignored" in lookup.detail
 
 
 @pytest.mark.parametrize("value, expected", [
