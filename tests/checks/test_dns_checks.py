@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from conftest import write
-from dns_server import needs_knot
+from hostile_dns import GOOD, MODES, Destinations, hostile  # noqa: F401 - hostile: a fixture
 
 from gate.run import Report, RunConfig, run
 
-pytestmark = needs_knot
+# knot-backed tests skip themselves (the `knot` fixture) when knot is not installed
 
 DNS_CHECKS = ("dns-not-pointing-to-lb", "dns-aaaa-mismatch", "caa-forbids-issuer", "dns-unverifiable",
               "dns-split-horizon")
@@ -298,6 +298,65 @@ def test_cname_to_an_lb_hostname_whose_lookup_fails_is_unverifiable(tmp_path, kn
     finding = by_host(report, "dns-unverifiable")["broken-lb.example.com"]
     assert "load balancer hostname lb.servfail.test" in finding.message and "servfail" in finding.message
     assert dns_item(report, "broken-lb.example.com").status == "unverified"
+
+
+# -- a hostile nameserver: never a pass, never a crash, within the deadline ---------------------------------
+
+HOSTILE_POLICY = "dns: {timeout: 0.2, lifetime: 0.6}\n"
+HOSTILE_DEADLINE = 0.6 + 1.5  # one lifetime, and the run around it
+
+
+def hostile_run(tmp_path, server, monkeypatch, name="app.example.com"):
+    spy = Destinations(monkeypatch)
+    start = time.monotonic()
+    report = check(render(tmp_path, name), [server], lb_hostnames=(), lb_addresses=(GOOD,), policy=HOSTILE_POLICY)
+    elapsed = time.monotonic() - start
+    assert elapsed < HOSTILE_DEADLINE, elapsed
+    assert spy.addresses() <= {("127.0.0.1", server.port)}, spy.seen  # no query went anywhere else
+    return report
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hostile_nameserver_is_could_not_verify(tmp_path, hostile, monkeypatch, mode):
+    """Each fault on the name's A/AAAA (its bad answers all point at the load balancer) makes the DNS line
+    "could not verify": a dns-unverifiable error, no pass, no other DNS finding, within one lifetime."""
+    server = hostile(mode, delay=1.0)
+    report = hostile_run(tmp_path, server, monkeypatch)
+    assert dns_item(report, "app.example.com").status == "unverified"
+    found = by_host(report, "dns-unverifiable")["app.example.com"]
+    assert found.unverified and found.severity == "error" and "could not verify" in found.message
+    assert {f.check for f in dns_findings(report)} == {"dns-unverifiable"}
+    assert not report.passed
+
+
+@pytest.mark.parametrize("mode", ["silent", "malformed", "refused", "wrong-id", "huge", "cname-loop"])
+def test_hostile_nameserver_on_every_question(tmp_path, hostile, monkeypatch, mode):
+    """The same fault on every question (CAA walk included): still could not verify, never a pass."""
+    server = hostile(mode, everything=True, delay=1.0)
+    report = hostile_run(tmp_path, server, monkeypatch)
+    assert dns_item(report, "app.example.com").status == "unverified"
+    assert set(by_host(report, "dns-unverifiable")) == {"app.example.com"}
+
+
+def test_hostile_caa_servfail_blocks_issuance(tmp_path, hostile, monkeypatch):
+    """SERVFAIL on every question: the A line cannot be verified, and CAA that cannot be read blocks issuance
+    (Let's Encrypt refuses then): the line fails, it never passes."""
+    server = hostile("servfail", everything=True)
+    report = hostile_run(tmp_path, server, monkeypatch)
+    assert dns_item(report, "app.example.com").status == "fail"
+    assert "SERVFAIL" in by_host(report, "caa-forbids-issuer")["app.example.com"].message
+
+
+def test_hostile_lb_hostname(tmp_path, hostile, monkeypatch):
+    """The load balancer hostname's own lookups go bad while the name CNAMEs to it: could not verify."""
+    server = hostile("wrong-question", name="lb.elb.example.net",
+                     records={("app.example.com", "A"): [GOOD], ("app.example.com", "AAAA"): ["2001:db8::10"]})
+    spy = Destinations(monkeypatch)
+    report = check(render(tmp_path, "app.example.com"), [server], lb_hostnames=("lb.elb.example.net",),
+                   policy=HOSTILE_POLICY)
+    assert spy.addresses() <= {("127.0.0.1", server.port)}
+    assert dns_item(report, "app.example.com").status == "unverified"
+    assert "lb.elb.example.net" in by_host(report, "dns-unverifiable")["app.example.com"].message
 
 
 # -- split horizon ----------------------------------------------------------------------------------------------
