@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import math
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
-from dns_server import KNOTC
+from dns_server import HAVE_KNOT, KNOTC, NO_KNOT
 from hostile_dns import MODES, Destinations, hostile  # noqa: F401 - hostile: a fixture
 
 from gate.probes.dns import (
@@ -278,6 +280,18 @@ def test_ignored_answers_are_counted_in_the_message(hostile):
     lookup = resolve([server], Question(HOSTILE_NAME), timeout=0.2, lifetime=0.5)[Question(HOSTILE_NAME)][
         server.address].a
     assert lookup.status == TIMEOUT and "unusable answers ignored" in lookup.detail
+
+
+@pytest.mark.skipif(not HAVE_KNOT, reason=NO_KNOT)
+def test_benchmark_runs_without_the_test_extra():
+    """benchmarks/dns_names.py needs no pytest (the test extra): it runs with pytest made unimportable."""
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys, runpy; sys.modules['pytest'] = None; "
+            "sys.argv = ['dns_names.py', '--names', '40', '--repeat', '1', '--delay', '0', '--lifetime', '0.3']; "
+            "runpy.run_path('benchmarks/dns_names.py', run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "gate resolver" in proc.stdout and "unreachable nameserver" in proc.stdout
 
 
 @pytest.mark.parametrize("value, expected", [
