@@ -1,4 +1,5 @@
 """The DNS checks against a real knot server: every case of issue 4, findings, severities, checklist lines."""
+# ruff: noqa: F811 - the hostile fixture is imported by name
 
 from __future__ import annotations
 
@@ -501,6 +502,7 @@ def test_policy_refuses_non_finite_and_absurd_waits(tmp_path, setting):
     """dns.timeout and dns.lifetime must be finite, positive and at most 60 s: .inf would hang on a silent
     nameserver and .nan sent no query. The error names the key; the CLI exits 2."""
     from conftest import gate_cli
+
     from gate.checks import CHECKS
     from gate.policy import PolicyError, load_policy
     path = write(tmp_path, "p.yaml", f"dns: {{{setting}}}\n")
