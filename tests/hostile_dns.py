@@ -69,6 +69,7 @@ class Query:
     protocol: str  # "udp" or "tcp"
     name: str  # lower case, no final dot
     rdtype: str
+    payload: int | None = None  # the EDNS0 UDP payload size asked for; None without EDNS
 
 
 class HostileDNS:
@@ -184,7 +185,7 @@ class HostileDNS:
                 self.queries.append(Query(protocol, "?", "?"))
             return []
         seen = Query(protocol, question.name.to_text(omit_final_dot=True).lower(),
-                     dns.rdatatype.to_text(question.rdtype))
+                     dns.rdatatype.to_text(question.rdtype), query.payload if query.edns >= 0 else None)
         with self._lock:
             self.queries.append(seen)
         if not self.faulty(seen):

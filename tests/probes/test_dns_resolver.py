@@ -283,6 +283,65 @@ def test_ignored_answers_are_counted_in_the_message(hostile):
     assert lookup.status == TIMEOUT and "unusable answers ignored" in lookup.detail
 
 
+def test_queries_ask_for_edns_1232(hostile):
+    """Every query advertises an EDNS0 UDP payload of 1,232 bytes (DNS flag day 2020)."""
+    server = hostile("servfail")
+    resolve([server], HOSTILE_QUESTION, timeout=0.2, lifetime=0.6)
+    assert server.queries and {q.payload for q in server.queries} == {1232}, server.queries
+
+
+def test_formerr_is_asked_again_without_edns(hostile):
+    """A FORMERR to an EDNS query is asked once more without EDNS (a server from before RFC 6891), and a
+    FORMERR to that as well is an error, not an answer."""
+    server = hostile("formerr", types=("A",))
+    lookup = resolve([server], Question(HOSTILE_NAME), timeout=0.2, lifetime=0.6)[Question(HOSTILE_NAME)][
+        server.address].a
+    assert lookup.status == ERROR and "FORMERR" in lookup.detail
+    assert [q.payload for q in server.queries if q.rdtype == "A"] == [1232, None]
+
+
+def test_mutated_answers_are_ignored_or_read_never_raised():
+    """Answers with random bytes changed or cut short are either refused by the parser (None) or read into a
+    Lookup; no exception escapes (in datagram_received one would lose the answer uncounted)."""
+    import random
+
+    import dns.message
+    import dns.name
+    import dns.rdatatype
+    import dns.rrset
+
+    from gate.probes.dns import _interpret, _parse
+
+    qname = dns.name.from_text(HOSTILE_NAME)
+    rng = random.Random(7)
+    bases = []
+    for rdtype, value in (("A", "192.0.2.10"), ("AAAA", "2001:db8::10"), ("CAA", '0 issue "letsencrypt.org"')):
+        response = dns.message.make_response(dns.message.make_query(qname, rdtype, use_edns=0, payload=1232, id=7))
+        response.answer.append(dns.rrset.from_text(qname, 60, "IN", "CNAME", "lb.example.net."))
+        response.answer.append(dns.rrset.from_text("lb.example.net.", 60, "IN", rdtype, value))
+        response.authority.append(dns.rrset.from_text("example.com.", 60, "IN", "SOA", "ns. h. 1 2 3 4 5"))
+        bases.append((response.to_wire(), dns.rdatatype.from_text(rdtype)))
+    outcomes = {"refused": 0, "read": 0}
+    for _ in range(3000):
+        wire, rdtype = rng.choice(bases)
+        mutated = bytearray(wire)
+        for _ in range(rng.randint(1, 4)):
+            mutated[rng.randrange(2, len(mutated))] = rng.randrange(256)  # the id stays ours
+        if rng.random() < 0.2:
+            mutated = mutated[:rng.randrange(12, len(mutated))]
+        message = _parse(bytes(mutated), 7, qname, rdtype)
+        if message is None:
+            outcomes["refused"] += 1
+        else:
+            lookup, _, _ = _interpret(qname, rdtype, message)
+            assert lookup.status in (RESOLVED, NXDOMAIN, NODATA, SERVFAIL, REFUSED, ERROR)
+            outcomes["read"] += 1
+    assert outcomes["refused"] > 100 and outcomes["read"] > 100, outcomes  # both paths were exercised
+    for wire, rdtype in bases:  # and the unmutated answers are read, so the loop above tested something
+        lookup, targets, _ = _interpret(qname, rdtype, _parse(wire, 7, qname, rdtype))
+        assert lookup.status == RESOLVED and targets == ["lb.example.net"]
+
+
 @pytest.mark.skipif(not HAVE_KNOT, reason=NO_KNOT)
 def test_benchmark_runs_without_the_test_extra():
     """benchmarks/dns_names.py needs no pytest (the test extra): it runs with pytest made unimportable."""
