@@ -8,12 +8,12 @@ not one per name.
 
 The stub resolver is our own: one connected UDP socket per nameserver for the whole run, queries
 multiplexed on it by random id, TCP only after a truncated answer. dnspython's resolver opened a
-socket per query and waited for each answer in turn (slower than a plain sequential loop on
-loopback). The DNS messages themselves are dnspython's: queries come from `dns.message.make_query`,
-answers are read by `dns.message.from_wire` and its rdata classes (A, AAAA, CNAME, CAA, SOA). An
-answer that is not the answer to our question (wrong id, other question, not a response, unreadable
-to dnspython, larger than we allowed, from another address) is ignored and the question times out;
-an answer that is well formed but inconsistent (records about other names, NXDOMAIN with records,
+socket and built and parsed full message objects per query, which cost more CPU than the DNS server
+answering (slower than a plain sequential loop on loopback). Answers are parsed by a small, bounds-
+checked reader that only understands what the checks need (CNAME, A, AAAA, CAA, SOA presence); an
+answer that is not the answer to our question (wrong id, other question, malformed, larger than we
+allowed, from another address) is ignored, as dnspython ignores it, and the question times out; an
+answer that is well formed but inconsistent (records about other names, NXDOMAIN with records,
 CNAME loops) is an error. Either way: could not verify, never a pass.
 """
 
@@ -22,20 +22,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import math
+import re
 import secrets
 import socket
+import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.opcode
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
 import dns.resolver
 
 RESOLVED, NXDOMAIN, NODATA = "resolved", "nxdomain", "nodata"
@@ -57,7 +52,10 @@ MIN_WAIT, MAX_WAIT = 0.01, 60.0
 PAYLOAD = 1232
 RECEIVE_BUFFER = 4 << 20  # bytes asked for the UDP socket; Linux caps it at net.core.rmem_max
 
-_TYPES = {name: dns.rdatatype.from_text(name) for name in ("A", "AAAA", "CAA", "CNAME")}
+_A, _CNAME, _SOA, _AAAA, _DNAME, _OPT, _RRSIG, _CAA = 1, 5, 6, 28, 39, 41, 46, 257
+_TYPES = {"A": _A, "AAAA": _AAAA, "CAA": _CAA, "CNAME": _CNAME}
+_IN = 1
+_RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,6 @@ class Resolver:
         self._answered: set[str] = set()
         self._dead: set[str] = set()
         self._slots: asyncio.Semaphore | None = None
-        self._names: dict[str, dns.name.Name | None] = {}  # A, AAAA and CAA of a name share its Name
 
     @property
     def servers(self) -> list[str]:
@@ -222,10 +219,8 @@ class Resolver:
             return client, [], True
         failure: Lookup | None = None  # an address of the system resolver that failed; others may answer
         attempt = 0
-        qname = self._names.get(name, False)
-        if qname is False:
-            qname = self._names[name] = _qname(name)
-        if qname is None:
+        wire_name = _wire_name(name)
+        if wire_name is None:
             return Lookup(ERROR, detail=f"{name!r} is not a DNS name"), [], True
         while True:
             if server in self._dead:  # written off while this question waited for a slot, or between attempts
@@ -243,7 +238,7 @@ class Resolver:
             channel = client[attempt % len(client)]  # the system resolver's addresses in turn
             attempt += 1
             try:
-                response = await channel.ask(qname, _TYPES[rdtype], min(self.timeout, remaining), deadline)
+                response = await channel.ask(wire_name, _TYPES[rdtype], min(self.timeout, remaining), deadline)
             except _NoAnswer:
                 continue  # this attempt timed out: again, while the lifetime lasts
             except OSError as exc:  # refused connection, unreachable network, a reset TCP connection
@@ -252,7 +247,7 @@ class Resolver:
                     return failure, [], True
                 continue
             self._answered.add(server)
-            lookup, targets, authoritative = _interpret(qname, _TYPES[rdtype], response)
+            lookup, targets, authoritative = _interpret(name, _TYPES[rdtype], response)
             if lookup.status in (SERVFAIL, REFUSED) and attempt < len(client):
                 failure = lookup
                 continue  # the system resolver's next address may answer
@@ -350,20 +345,29 @@ class _NoAnswer(Exception):
     """This attempt got no usable answer in time."""
 
 
+@dataclass(slots=True)
+class _Response:
+    """The parts of an answer to our question the checks need."""
+
+    rcode: int
+    truncated: bool
+    answer: list[tuple[str, int, int, object]]  # (owner, type, class, CNAME target text or rdata bytes)
+    soa: bool  # an SOA in the authority section: the end of the chain was answered with authority
+
+
 class _Channel(asyncio.DatagramProtocol):
     """One connected UDP socket to one nameserver address, shared by every question of the run.
 
     Connected: the kernel drops datagrams from any other address or port. Each query has a random id; an
-    answer counts only when its id is pending, it is no larger than the payload we advertised, dnspython
-    parses it, and it is a response to a QUERY echoing our question. Anything else is counted as ignored
-    and the query waits on.
+    answer counts only when its id is pending, it is a response to a QUERY, its question is ours and it is
+    no larger than the payload we advertised. Anything else is counted as ignored and the query waits on.
     """
 
     def __init__(self, address: str, port: int) -> None:
         self.address, self.port = address, port
         self.where = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         self.transport: asyncio.DatagramTransport | None = None
-        self.pending: dict[int, tuple[dns.name.Name, int, int, asyncio.Future]] = {}
+        self.pending: dict[int, tuple[bytes, int, int, asyncio.Future]] = {}
         self.ignored = 0
 
     async def open(self) -> None:
@@ -383,15 +387,12 @@ class _Channel(asyncio.DatagramProtocol):
         self._fail_all(_NoAnswer())
 
     def datagram_received(self, data: bytes, addr) -> None:
-        # The id (the first two bytes) picks the pending query before anything is parsed: a flood of answers
-        # with wrong ids costs a dict look-up each, not a parse each
-        qid = int.from_bytes(data[:2], "big")
-        entry = self.pending.get(qid) if len(data) >= 12 else None
+        entry = self.pending.get(int.from_bytes(data[:2], "big")) if len(data) >= 12 else None
         if entry is None:
             self.ignored += 1
             return
-        qname, qtype, limit, future = entry
-        response = _parse(data, qid, qname, qtype) if len(data) <= limit else None
+        wire_name, qtype, limit, future = entry
+        response = _parse(data, wire_name, qtype) if len(data) <= limit else None
         if response is None:
             self.ignored += 1
         elif not future.done():
@@ -409,39 +410,34 @@ class _Channel(asyncio.DatagramProtocol):
             if not future.done():
                 future.set_exception(exc)
 
-    async def ask(self, qname: dns.name.Name, qtype: int, wait: float, deadline: float,
-                  edns: bool = True) -> dns.message.Message:
+    async def ask(self, wire_name: bytes, qtype: int, wait: float, deadline: float, edns: bool = True) -> _Response:
         """One attempt: the answer over UDP (over TCP when truncated); _NoAnswer when none came in `wait`."""
         loop = asyncio.get_running_loop()
         qid = secrets.randbits(16)
         while qid in self.pending:
             qid = secrets.randbits(16)
-        # RD set (make_query's default): the nameservers given are normally recursive resolvers; an
-        # authoritative server ignores it
-        query = dns.message.make_query(qname, qtype, use_edns=0 if edns else False, payload=PAYLOAD, id=qid)
-        wire = query.to_wire()
+        query = _query_wire(qid, wire_name, qtype, edns)
         future = loop.create_future()
-        self.pending[qid] = (qname, qtype, PAYLOAD if edns else 512, future)
+        self.pending[qid] = (wire_name, qtype, PAYLOAD if edns else 512, future)
         timer = loop.call_later(wait, _expire, future)
         try:
             if self.transport is None or self.transport.is_closing():
                 raise OSError("the socket to the nameserver is closed")
-            self.transport.sendto(wire)
+            self.transport.sendto(query)
             response = await future
         finally:
             timer.cancel()
             del self.pending[qid]
-        if response.flags & dns.flags.TC:
-            response = await self._tcp(qid, wire, qname, qtype, deadline)
-        if response.rcode() == dns.rcode.FORMERR and edns:  # a server from before EDNS (RFC 6891 section 7)
+        if response.truncated:
+            response = await self._tcp(qid, query, wire_name, qtype, deadline)
+        if response.rcode == 1 and edns:  # FORMERR to EDNS: a server from before EDNS (RFC 6891 section 7)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _NoAnswer()
-            return await self.ask(qname, qtype, min(wait, remaining), deadline, edns=False)
+            return await self.ask(wire_name, qtype, min(wait, remaining), deadline, edns=False)
         return response
 
-    async def _tcp(self, qid: int, query: bytes, qname: dns.name.Name, qtype: int,
-                   deadline: float) -> dns.message.Message:
+    async def _tcp(self, qid: int, query: bytes, wire_name: bytes, qtype: int, deadline: float) -> _Response:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _NoAnswer()
@@ -460,8 +456,8 @@ class _Channel(asyncio.DatagramProtocol):
         finally:
             if writer is not None:
                 writer.transport.abort()
-        response = _parse(data, qid, qname, qtype)
-        if response is None or response.flags & dns.flags.TC:
+        response = _parse(data, wire_name, qtype)
+        if response is None or int.from_bytes(data[:2], "big") != qid or response.truncated:
             raise OSError("the answer over TCP (after a truncated UDP answer) is not an answer to the question")
         return response
 
@@ -471,100 +467,180 @@ def _expire(future: asyncio.Future) -> None:
         future.set_exception(_NoAnswer())
 
 
-def _qname(name: str) -> dns.name.Name | None:
-    """The query name; None when it cannot be one (empty label, label or name too long, bad IDNA)."""
+def _wire_name(name: str) -> bytes | None:
+    """The query name in wire form, lower-cased; None when it cannot be one (label or name too long)."""
+    out = bytearray()
+    for label in name.rstrip(".").lower().split("."):
+        try:
+            raw = label.encode("ascii")
+        except UnicodeEncodeError:
+            try:
+                raw = label.encode("idna")
+            except UnicodeError:
+                return None
+        if not 0 < len(raw) < 64:
+            return None
+        out += bytes([len(raw)]) + raw
+    out.append(0)
+    return bytes(out) if len(out) <= 255 else None
+
+
+def _query_wire(qid: int, wire_name: bytes, qtype: int, edns: bool) -> bytes:
+    # RD set: the nameservers given are normally recursive resolvers; an authoritative server ignores it
+    header = struct.pack("!6H", qid, 0x0100, 1, 0, 0, 1 if edns else 0)
+    opt = b"\x00" + struct.pack("!HHIH", _OPT, PAYLOAD, 0, 0) if edns else b""
+    return header + wire_name + struct.pack("!HH", qtype, _IN) + opt
+
+
+class _Malformed(Exception):
+    pass
+
+
+_PLAIN_LABEL = re.compile(rb"[a-z0-9_*-]+")
+
+
+def _label_text(label: bytes) -> str:
+    label = label.lower()
+    if _PLAIN_LABEL.fullmatch(label):
+        return label.decode("ascii")
+    # as dnspython writes it: special characters escaped, other bytes as \DDD
+    return "".join("\\" + chr(b) if chr(b) in '."\\()@;$' else chr(b) if 0x20 < b < 0x7F else f"\\{b:03d}"
+                   for b in label)
+
+
+def _name(wire: bytes, offset: int) -> tuple[str, int]:
+    """(name as lower-case text without the final dot, offset after it) from a message, compression included."""
+    labels = []
+    after = None
+    limit = offset  # every pointer must point before the last one's target: compression cannot loop
+    total = 1
+    while True:
+        length = wire[offset]
+        if length == 0:
+            offset += 1
+            break
+        if length >= 0xC0:
+            pointer = ((length & 0x3F) << 8) | wire[offset + 1]
+            if after is None:
+                after = offset + 2
+            if pointer >= limit:
+                raise _Malformed("bad compression pointer")
+            limit = offset = pointer
+            continue
+        if length & 0xC0:  # 0x40 and 0x80: label types that are not in use
+            raise _Malformed("unknown label type")
+        label = wire[offset + 1:offset + 1 + length]
+        total += length + 1
+        if len(label) != length or total > 255:
+            raise _Malformed("label beyond the message, or name longer than 255")
+        labels.append(_label_text(label))
+        offset += 1 + length
+    return ".".join(labels), offset if after is None else after
+
+
+def _parse(wire: bytes, wire_name: bytes, qtype: int) -> _Response | None:
+    """The answer, when `wire` is a well-formed response to the question (wire_name, qtype, IN); else None."""
     try:
-        qname = dns.name.from_text(name)
-    except (dns.exception.DNSException, UnicodeError):
+        _, flags, qdcount, ancount, nscount, arcount = struct.unpack_from("!6H", wire)
+        if not flags & 0x8000 or (flags >> 11) & 0xF or qdcount != 1:
+            return None  # not a response, not to a QUERY, or without our question echoed (RFC 1035 7.3)
+        end = 12 + len(wire_name)
+        if wire[12:end].lower() != wire_name or struct.unpack_from("!HH", wire, end) != (qtype, _IN):
+            return None  # an answer to another question
+        rcode, truncated = flags & 0xF, bool(flags & 0x0200)
+        if truncated:
+            return _Response(rcode, True, [], False)
+        offset = end + 4
+        answer = []
+        for _ in range(ancount):
+            owner, offset = _name(wire, offset)
+            rtype, rclass, _, size = struct.unpack_from("!HHIH", wire, offset)
+            offset += 10
+            stop = offset + size
+            if stop > len(wire):
+                return None
+            if rtype == _CNAME:
+                target, after = _name(wire, offset)
+                if after != stop:
+                    return None
+                answer.append((owner, rtype, rclass, target))
+            else:
+                answer.append((owner, rtype, rclass, wire[offset:stop]))
+            offset = stop
+        soa = False
+        for index in range(nscount + arcount):  # the additional section (OPT, glue) is only checked for shape
+            _, offset = _name(wire, offset)
+            rtype, _, _, size = struct.unpack_from("!HHIH", wire, offset)
+            offset += 10 + size
+            if offset > len(wire):
+                return None
+            soa = soa or (rtype == _SOA and index < nscount)
+        if offset != len(wire):
+            return None  # bytes after the last record: not a message we understand (dnspython refuses it too)
+        return _Response(rcode, False, answer, soa)
+    except (struct.error, IndexError, _Malformed):
         return None
-    return None if qname == dns.name.root else qname
 
 
-def _text(name: dns.name.Name) -> str:
-    """A name as the checks compare it: lower case, without the final dot, escaped as dnspython writes it."""
-    return name.to_text(omit_final_dot=True).lower()
-
-
-# What dnspython raises on a message it cannot read: its own errors (FormError for short or bad rdata,
-# BadPointer for compression loops, ShortHeader, TrailingJunk, UnknownTSIGKey...; it wraps errors met inside
-# rdata parsers into FormError), and defensively the built-in ones. An exception escaping
-# datagram_received would only be logged by asyncio: the answer would be lost without being counted.
-_UNREADABLE = (dns.exception.DNSException, ValueError, TypeError, IndexError, KeyError, AttributeError)
-
-
-def _parse(wire: bytes, qid: int, qname: dns.name.Name, qtype: int) -> dns.message.Message | None:
-    """The message, when `wire` is a well-formed response to the question (qid, qname, qtype, IN); else None."""
-    try:
-        # one RR per RRset: dnspython would otherwise merge records of one owner and type, and keep only
-        # the last of two different CNAMEs (a singleton type), hiding an inconsistent answer
-        message = dns.message.from_wire(wire, one_rr_per_rrset=True, raise_on_truncation=True)
-    except dns.message.Truncated as exc:
-        message = exc.message()  # header and question, as far as they could be read: enough to retry on TCP
-    except _UNREADABLE:
-        return None
-    if message.id != qid or not message.flags & dns.flags.QR or message.opcode() != dns.opcode.QUERY:
-        return None  # not our id, not a response, or not to a QUERY
-    if len(message.question) != 1:
-        return None  # our question must be echoed, alone (RFC 1035 section 7.3)
-    question = message.question[0]
-    if question.name != qname or question.rdtype != qtype or question.rdclass != dns.rdataclass.IN:
-        return None  # an answer to another question (names compare case-insensitively)
-    return message
-
-
-def _interpret(qname: dns.name.Name, qtype: int, message: dns.message.Message) -> tuple[Lookup, list[str], bool]:
-    """(lookup of `qname` alone, CNAME targets from it in order, whether the end is authoritative)."""
-    rcode = message.rcode()
-    if rcode == dns.rcode.SERVFAIL:
+def _interpret(name: str, qtype: int, response: _Response) -> tuple[Lookup, list[str], bool]:
+    """(lookup of `name` alone, CNAME targets from it in order, whether the end is authoritative)."""
+    rcode = response.rcode
+    if rcode == 2:
         return Lookup(SERVFAIL, detail="the nameserver answered SERVFAIL"), [], True
-    if rcode == dns.rcode.REFUSED:
+    if rcode == 5:
         return Lookup(REFUSED, detail="the nameserver answered REFUSED"), [], True
-    if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-        return Lookup(ERROR, detail=f"the nameserver answered {dns.rcode.to_text(rcode)}"), [], True
-    cnames: dict[dns.name.Name, dns.name.Name] = {}
-    found: list[tuple[dns.name.Name, object]] = []
-    stray: list[dns.name.Name] = []
-    for rrset in message.answer:
-        if rrset.rdtype in (dns.rdatatype.DNAME, dns.rdatatype.RRSIG):
+    if rcode not in (0, 3):
+        return Lookup(ERROR, detail=f"the nameserver answered {_RCODES.get(rcode, f'rcode {rcode}')}"), [], True
+    cnames: dict[str, str] = {}
+    found: list[tuple[str, object]] = []
+    stray: list[str] = []
+    for owner, rtype, rclass, data in response.answer:
+        if rtype in (_DNAME, _RRSIG):
             continue  # a DNAME comes with the CNAME it synthesizes; signatures are not validated here
-        if rrset.rdclass != dns.rdataclass.IN:
-            stray.append(rrset.name)
-        elif rrset.rdtype == dns.rdatatype.CNAME:
-            for rdata in rrset:
-                if cnames.setdefault(rrset.name, rdata.target) != rdata.target:
-                    return Lookup(ERROR, detail=f"the answer has two CNAMEs for {_text(rrset.name)}"), [], True
-        elif rrset.rdtype == qtype:
-            found.extend((rrset.name, rdata) for rdata in rrset)
+        if rclass != _IN:
+            stray.append(owner)
+        elif rtype == _CNAME:
+            if cnames.setdefault(owner, data) != data:
+                return Lookup(ERROR, detail=f"the answer has two CNAMEs for {owner}"), [], True
+        elif rtype == qtype:
+            found.append((owner, data))
         else:
-            stray.append(rrset.name)
-    chain: list[dns.name.Name] = []
-    current = qname
-    while current in cnames and len(chain) <= MAX_CHAIN:
+            stray.append(owner)
+    targets: list[str] = []
+    current = name
+    while current in cnames and len(targets) <= MAX_CHAIN:
         current = cnames[current]
-        chain.append(current)
-        if current == qname or current in chain[:-1]:
+        targets.append(current)
+        if current == name or current in targets[:-1]:
             break  # a loop: the caller reports it
-    targets = [_text(target) for target in chain]
-    reached = {qname, *chain}
+    reached = {name, *targets}
     stray += [owner for owner in cnames if owner not in reached]
     stray += [owner for owner, _ in found if owner != current]
     if stray:  # a resolver answers with the chain of the question only; these are not about our name
-        shown = ", ".join(sorted({_text(owner) for owner in stray})[:3])
+        shown = ", ".join(sorted(set(stray))[:3])
         return Lookup(ERROR, detail=f"the answer holds records about other names ({shown})"), targets, True
-    if rcode == dns.rcode.NXDOMAIN:
+    if rcode == 3:
         if found:
             return Lookup(ERROR, detail="the nameserver answered NXDOMAIN with records for the name"), targets, True
         return Lookup(NXDOMAIN), targets, True
     if not found:
-        # An SOA in the authority section: the end of the chain was answered with authority
-        soa = any(rrset.rdtype == dns.rdatatype.SOA for rrset in message.authority)
-        return Lookup(NODATA), targets, soa
-    return Lookup(RESOLVED, _records([rdata for _, rdata in found], qtype)), targets, True
+        return Lookup(NODATA), targets, response.soa
+    try:
+        return Lookup(RESOLVED, _records([data for _, data in found], qtype)), targets, True
+    except ValueError as exc:
+        return Lookup(ERROR, detail=str(exc)), targets, True
 
 
 def _records(items: list, qtype: int) -> tuple:
-    """Normalized records from dnspython's rdata: addresses as text, CAA as (flags, tag, value)."""
-    if qtype == dns.rdatatype.CAA:
-        return tuple(sorted({(rdata.flags, rdata.tag.decode("ascii", "replace").lower(),
-                              rdata.value.decode("utf-8", "replace")) for rdata in items}))
-    return tuple(sorted({str(ipaddress.ip_address(rdata.address)) for rdata in items}))
+    if qtype == _CAA:
+        records = set()
+        for data in items:
+            if len(data) < 2 or not 0 < data[1] <= len(data) - 2:
+                raise ValueError("a malformed CAA record")
+            tag = data[2:2 + data[1]].decode("ascii", "replace").lower()
+            records.add((data[0], tag, data[2 + data[1]:].decode("utf-8", "replace")))
+        return tuple(sorted(records))
+    size = 4 if qtype == _A else 16
+    if any(len(data) != size for data in items):
+        raise ValueError(f"a malformed {'A' if qtype == _A else 'AAAA'} record")
+    return tuple(sorted({str(ipaddress.ip_address(data)) for data in items}))
