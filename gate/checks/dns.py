@@ -166,6 +166,9 @@ class Verdict:
     unjudged: list[str] = field(default_factory=list)
 
 
+LB_RESOLVES, LB_GONE, LB_UNKNOWN = "resolves", "gone", "unknown"
+
+
 @dataclass(frozen=True)
 class Expected:
     """The load balancer as the nameservers resolved it."""
@@ -174,15 +177,23 @@ class Expected:
     v4: frozenset[str]
     v6: frozenset[str]
     problems: tuple[tuple[str, str], ...]  # (family, why) when a part of the address set is not known
+    # (LB hostname, nameserver) -> (LB_RESOLVES | LB_GONE | LB_UNKNOWN, why): a CNAME to the LB hostname
+    # only reaches the load balancer while that hostname still has addresses
+    hosts: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
     def unknown(self, family: str) -> list[str]:
         return [why for fam, why in self.problems if fam == family]
+
+    def host_state(self, host: str, server: str) -> tuple[str, str]:
+        return self.hosts.get((host, server), (LB_UNKNOWN, "not looked up"))
 
     def describe(self) -> str:
         if self.lb is None:
             return ("the load balancer, which is not known (pass --lb-hostname or --lb-address, or set "
                     "loadBalancer in the policy)")
-        parts = [f"a CNAME to {' or '.join(self.lb.hostnames)}"] if self.lb.hostnames else []
+        gone = {host for (host, _), (state, _) in self.hosts.items() if state == LB_GONE}
+        names = [f"{h} (which does not resolve)" if h in gone else h for h in self.lb.hostnames]
+        parts = [f"a CNAME to {' or '.join(names)}"] if names else []
         if self.v4 or self.v6:
             parts.append(f"addresses within {', '.join(sorted(self.v4 | self.v6))}")
         return f"{' or '.join(parts) or 'no addresses'} (load balancer from {self.lb.source})"
@@ -204,7 +215,10 @@ def _expected(lb: LoadBalancer | None, answers: dict[str, dict[str, NameAnswer]]
     found = {"A": {a for a in lb.addresses if ipaddress.ip_address(a).version == 4}}
     found["AAAA"] = set(lb.addresses) - found["A"]
     problems = []
+    hosts: dict[tuple[str, str], tuple[str, str]] = {}
     for host in lb.hostnames:
+        for server, answer in answers.get(host, {}).items():
+            hosts[(host, server)] = _host_state(answer)
         for family in ("A", "AAAA"):
             lookups = [getattr(answer, family.lower()) for answer in answers.get(host, {}).values()]
             lookups = [lookup for lookup in lookups if lookup is not None]
@@ -214,29 +228,59 @@ def _expected(lb: LoadBalancer | None, answers: dict[str, dict[str, NameAnswer]]
             if not good:  # no nameserver could say: the load balancer's address set is not known
                 problem = lookups[0].describe() if lookups else "not looked up"
                 problems.append((family, f"the {family} lookup of load balancer hostname {host}: {problem}"))
-    return Expected(lb, frozenset(found["A"]), frozenset(found["AAAA"]), tuple(problems))
+    return Expected(lb, frozenset(found["A"]), frozenset(found["AAAA"]), tuple(problems), hosts)
 
 
-def _per_server(answers: dict[str, NameAnswer], judge: Callable[[NameAnswer], Judgement]) -> Verdict:
+def _host_state(answer: NameAnswer) -> tuple[str, str]:
+    """Whether a load balancer hostname has addresses, as one nameserver answered its A and AAAA."""
+    lookups = [lookup for lookup in (answer.a, answer.aaaa) if lookup is not None]
+    if any(lookup.status == RESOLVED and lookup.records for lookup in lookups):
+        return LB_RESOLVES, ""
+    failed = [lookup for lookup in lookups if not lookup.definitive]
+    if failed or not lookups:
+        return LB_UNKNOWN, "; ".join(lookup.describe() for lookup in failed) or "not looked up"
+    # NXDOMAIN or no A and no AAAA: an ELB/NLB name disappears when its load balancer is deleted
+    return LB_GONE, " and ".join(dict.fromkeys(
+        "NXDOMAIN" if lookup.status == NXDOMAIN else f"no {kind} record"
+        for kind, lookup in zip(("A", "AAAA"), lookups)))
+
+
+Judge = Callable[[str, NameAnswer], Judgement]  # (nameserver, its answer) -> judgement
+
+
+def _per_server(answers: dict[str, NameAnswer], judge: Judge) -> Verdict:
     verdict = Verdict()
     where = (lambda server: f" (nameserver {server})") if len(answers) > 1 else (lambda server: "")
     for server, answer in answers.items():
-        judgement = judge(answer)
+        judgement = judge(server, answer)
         for found, messages in zip(judgement, (verdict.failures, verdict.unknown, verdict.unjudged)):
             if found:
                 messages.append(found + where(server))
     return verdict
 
 
-def _reaches_lb(lookup: Lookup, expected: Expected) -> bool:
-    return expected.lb is not None and any(target in expected.lb.hostnames for target in lookup.chain)
+def _lb_in_chain(lookup: Lookup | None, expected: Expected) -> str | None:
+    """The first load balancer hostname the CNAME chain of `lookup` reaches, if any."""
+    if lookup is None or expected.lb is None:
+        return None
+    return next((target for target in lookup.chain if target in expected.lb.hostnames), None)
 
 
-def judge_a(name: str, expected: Expected) -> Callable[[NameAnswer], Judgement]:
-    def judge(answer: NameAnswer) -> Judgement:
+def judge_a(name: str, expected: Expected) -> Judge:
+    def judge(server: str, answer: NameAnswer) -> Judgement:
         a = answer.a
-        if a is None or _reaches_lb(a, expected):
+        if a is None:
             return PASS
+        host = _lb_in_chain(a, expected)
+        if host is not None:  # a CNAME to the LB hostname passes only while that hostname has addresses
+            state, why = expected.host_state(host, server)
+            if state == LB_RESOLVES:
+                return PASS
+            if state == LB_GONE:
+                return Judgement(failed=f"{name} is a CNAME to {host}, but the load balancer hostname {host} "
+                                        f"does not resolve ({why}): stale after a recreate of the load balancer?")
+            return Judgement(unknown=f"{name} is a CNAME to the load balancer hostname {host}, whose own "
+                                     f"lookup failed: {why}")
         if a.status == NXDOMAIN:
             via = f" via CNAME {' -> '.join(a.chain)}" if a.chain else ""
             return Judgement(failed=f"{name} does not exist (NXDOMAIN{via}); expected {expected.describe()}")
@@ -257,11 +301,11 @@ def judge_a(name: str, expected: Expected) -> Callable[[NameAnswer], Judgement]:
     return judge
 
 
-def judge_aaaa(name: str, expected: Expected) -> Callable[[NameAnswer], Judgement]:
-    def judge(answer: NameAnswer) -> Judgement:
+def judge_aaaa(name: str, expected: Expected) -> Judge:
+    def judge(server: str, answer: NameAnswer) -> Judgement:
         aaaa, a = answer.aaaa, answer.a
-        if aaaa is None or (a is not None and _reaches_lb(a, expected)) or _reaches_lb(aaaa, expected):
-            return PASS
+        if aaaa is None or _lb_in_chain(a, expected) or _lb_in_chain(aaaa, expected):
+            return PASS  # a CNAME to the LB: the A check judges whether that hostname still resolves
         if not aaaa.definitive:
             return Judgement(unknown=f"AAAA lookup of {name}: {aaaa.describe()}")
         if not aaaa.records or expected.lb is None or set(aaaa.records) <= expected.v6:
@@ -274,12 +318,12 @@ def judge_aaaa(name: str, expected: Expected) -> Callable[[NameAnswer], Judgemen
     return judge
 
 
-def judge_caa(ctx: Context, served: Served) -> Callable[[NameAnswer], Judgement]:
+def judge_caa(ctx: Context, served: Served) -> Judge:
     choice = served.issuance
     ca = caa_identity(ctx, choice.acme_server) if choice else None
     method = CHALLENGE_METHODS.get(choice.challenge) if choice else None
 
-    def judge(answer: NameAnswer) -> Judgement:
+    def judge(server: str, answer: NameAnswer) -> Judgement:
         caa: CaaSet | None = answer.caa
         if caa is None or caa.status == NODATA:
             return PASS
@@ -359,7 +403,7 @@ def dns_aaaa_mismatch(ctx: Context) -> Iterator[Hit]:
     return _address_failures(ctx, judge_aaaa)
 
 
-def _address_failures(ctx: Context, judge: Callable[[str, Expected], Callable[[NameAnswer], Judgement]]) -> Iterator[Hit]:
+def _address_failures(ctx: Context, judge: Callable[[str, Expected], Judge]) -> Iterator[Hit]:
     """A hit per looked-up name whose answers `judge` (A or AAAA against the load balancer) fails."""
     found = answers_for(ctx)
     if found is None:

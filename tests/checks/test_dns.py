@@ -1,4 +1,6 @@
-"""The DNS checks against a real knot server: every DNS case (A, AAAA, CNAME, CAA, split horizon), findings, severities, checklist lines."""
+"""The DNS checks against a real knot server: every DNS case (A, AAAA, CNAME, CAA, split horizon), findings,
+severities, checklist lines; and against a hostile server."""
+# ruff: noqa: F811 - the hostile fixture is imported by name
 
 from __future__ import annotations
 
@@ -7,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from conftest import write
-from dns_server import needs_knot
+from hostile_dns import GOOD, MODES, Destinations, hostile  # noqa: F401 - hostile: a fixture
 
 from gate.config import DnsOptions
 from gate.model import Report
 from gate.run import RunConfig, run
 
-pytestmark = needs_knot
+# knot-backed tests skip themselves (the `knot` fixture) when knot is not installed
 
 DNS_CHECKS = ("dns-not-pointing-to-lb", "dns-aaaa-mismatch", "caa-forbids-issuer", "dns-unverifiable",
               "dns-split-horizon")
@@ -267,6 +269,100 @@ def test_lb_hostname_that_does_not_answer_is_unverifiable(tmp_path, knot):
     assert by_host(report, "dns-not-pointing-to-lb") == {}
 
 
+# -- the load balancer hostname itself ---------------------------------------------------------------------
+
+STALE_LB = """
+stale-lb.example.com. CNAME old-lb.elb.example.net.
+noaddr-lb.example.com. CNAME noaddr.elb.example.net.
+noaddr.elb.example.net. TXT "the load balancer was deleted"
+broken-lb.example.com. CNAME lb.servfail.test.
+"""
+
+
+@pytest.mark.parametrize("name, lb, why", [
+    ("stale-lb.example.com", "old-lb.elb.example.net", "NXDOMAIN"),
+    ("noaddr-lb.example.com", "noaddr.elb.example.net", "no A record and no AAAA record"),
+])
+def test_cname_to_an_lb_hostname_that_does_not_resolve_fails(tmp_path, knot, name, lb, why):
+    """A CNAME to the LB hostname is not a pass when that hostname has no address (an ELB name left over after
+    the load balancer was recreated): a failure, with the reason."""
+    report = check(render(tmp_path, name), [knot(ZONE + STALE_LB)], lb_hostnames=(lb,))
+    finding = by_host(report, "dns-not-pointing-to-lb")[name]
+    assert f"the load balancer hostname {lb} does not resolve ({why})" in finding.message
+    assert "stale after a recreate" in finding.message and not finding.unverified
+    assert dns_item(report, name).status == "fail"
+    assert by_host(report, "dns-unverifiable") == {} and by_host(report, "dns-aaaa-mismatch") == {}
+
+
+def test_cname_to_an_lb_hostname_whose_lookup_fails_is_unverifiable(tmp_path, knot):
+    """A CNAME to the LB hostname whose own lookup fails (SERVFAIL) cannot be judged: could not verify."""
+    report = check(render(tmp_path, "broken-lb.example.com"), [knot(ZONE + STALE_LB)],
+                   lb_hostnames=("lb.servfail.test",))
+    assert by_host(report, "dns-not-pointing-to-lb") == {}
+    finding = by_host(report, "dns-unverifiable")["broken-lb.example.com"]
+    assert "load balancer hostname lb.servfail.test" in finding.message and "servfail" in finding.message
+    assert dns_item(report, "broken-lb.example.com").status == "unverified"
+
+
+# -- a hostile nameserver: never a pass, never a crash, within the deadline ---------------------------------
+
+HOSTILE_POLICY = "dns: {timeout: 0.2, lifetime: 0.6}\n"
+HOSTILE_DEADLINE = 0.6 + 1.5  # one lifetime, and the run around it
+
+
+def hostile_run(tmp_path, server, monkeypatch, name="app.example.com"):
+    spy = Destinations(monkeypatch)
+    start = time.monotonic()
+    report = check(render(tmp_path, name), [server], lb_hostnames=(), lb_addresses=(GOOD,), policy=HOSTILE_POLICY)
+    elapsed = time.monotonic() - start
+    assert elapsed < HOSTILE_DEADLINE, elapsed
+    assert spy.addresses() <= {("127.0.0.1", server.port)}, spy.seen  # no query went anywhere else
+    return report
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hostile_nameserver_is_could_not_verify(tmp_path, hostile, monkeypatch, mode):
+    """Each fault on the name's A/AAAA (its bad answers all point at the load balancer) makes the DNS line
+    "could not verify": a dns-unverifiable error, no pass, no other DNS finding, within one lifetime."""
+    server = hostile(mode, delay=1.0)
+    report = hostile_run(tmp_path, server, monkeypatch)
+    assert dns_item(report, "app.example.com").status == "unverified"
+    found = by_host(report, "dns-unverifiable")["app.example.com"]
+    assert found.unverified and found.severity == "error" and "could not verify" in found.message
+    assert {f.check for f in dns_findings(report)} == {"dns-unverifiable"}
+    assert not report.passed
+
+
+@pytest.mark.parametrize("mode", ["silent", "malformed", "refused", "wrong-id", "huge", "cname-loop"])
+def test_hostile_nameserver_on_every_question(tmp_path, hostile, monkeypatch, mode):
+    """The same fault on every question (CAA walk included): still could not verify, never a pass."""
+    server = hostile(mode, everything=True, delay=1.0)
+    report = hostile_run(tmp_path, server, monkeypatch)
+    assert dns_item(report, "app.example.com").status == "unverified"
+    assert set(by_host(report, "dns-unverifiable")) == {"app.example.com"}
+
+
+def test_hostile_caa_servfail_blocks_issuance(tmp_path, hostile, monkeypatch):
+    """SERVFAIL on every question: the A line cannot be verified, and CAA that cannot be read blocks issuance
+    (Let's Encrypt refuses then): the line fails, it never passes."""
+    server = hostile("servfail", everything=True)
+    report = hostile_run(tmp_path, server, monkeypatch)
+    assert dns_item(report, "app.example.com").status == "fail"
+    assert "SERVFAIL" in by_host(report, "caa-forbids-issuer")["app.example.com"].message
+
+
+def test_hostile_lb_hostname(tmp_path, hostile, monkeypatch):
+    """The load balancer hostname's own lookups go bad while the name CNAMEs to it: could not verify."""
+    server = hostile("wrong-question", name="lb.elb.example.net",
+                     records={("app.example.com", "A"): [GOOD], ("app.example.com", "AAAA"): ["2001:db8::10"]})
+    spy = Destinations(monkeypatch)
+    report = check(render(tmp_path, "app.example.com"), [server], lb_hostnames=("lb.elb.example.net",),
+                   policy=HOSTILE_POLICY)
+    assert spy.addresses() <= {("127.0.0.1", server.port)}
+    assert dns_item(report, "app.example.com").status == "unverified"
+    assert "lb.elb.example.net" in by_host(report, "dns-unverifiable")["app.example.com"].message
+
+
 # -- split horizon ----------------------------------------------------------------------------------------------
 
 def test_two_servers_disagreeing(tmp_path, knot):
@@ -401,6 +497,31 @@ def test_offline_sends_no_query(tmp_path, knot):
     assert (item.status, item.note) == ("unverified", "offline")
     check(path, [server])  # the same run online does reach it: the counter above can move
     assert server.queries() > before
+
+
+@pytest.mark.parametrize("setting", ["timeout: .inf", "lifetime: .inf", "lifetime: .nan", "timeout: .NaN",
+                                     "lifetime: -.inf", "lifetime: 61", "timeout: 1e9", "lifetime: 0"])
+def test_policy_refuses_non_finite_and_absurd_waits(tmp_path, setting):
+    """dns.timeout and dns.lifetime must be finite, positive and at most 60 s: .inf would hang on a silent
+    nameserver and .nan sent no query. The error names the key; the CLI exits 2."""
+    from conftest import gate_cli
+
+    from gate.checks import CHECKS
+    from gate.policy import PolicyError, load_policy
+    path = write(tmp_path, "p.yaml", f"dns: {{{setting}}}\n")
+    with pytest.raises(PolicyError) as error:
+        load_policy(str(path), CHECKS.keys())
+    assert f"dns.{setting.split(':')[0]}:" in str(error.value)
+    proc = gate_cli("check", "--offline", "--policy", str(path), "examples/healthy")
+    assert proc.returncode == 2 and f"dns.{setting.split(':')[0]}" in proc.stderr.decode()
+
+
+def test_policy_accepts_sensible_waits(tmp_path):
+    """Fractions of a second up to a minute are fine."""
+    from gate.checks import CHECKS
+    from gate.policy import load_policy
+    path = write(tmp_path, "p.yaml", "dns: {timeout: 0.25, lifetime: 60}\n")
+    assert load_policy(str(path), CHECKS.keys()).settings["dns"]["lifetime"] == 60
 
 
 @pytest.mark.parametrize("option, value", [("--lb-address", "lb.example.com"), ("--nameserver", "1.2.3.4:99999")])

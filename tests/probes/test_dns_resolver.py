@@ -1,13 +1,18 @@
 """The resolver against a real knot server: statuses, CNAME chains, CAA walks, caching, failures as values."""
+# ruff: noqa: F811 - the hostile fixture is imported by name
 
 from __future__ import annotations
 
 import asyncio
+import math
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
-from dns_server import KNOTC, needs_knot
+from dns_server import HAVE_KNOT, KNOTC, NO_KNOT
+from hostile_dns import MODES, Destinations, hostile  # noqa: F401 - hostile: a fixture
 
 from gate.probes.dns import (
     ERROR,
@@ -19,11 +24,12 @@ from gate.probes.dns import (
     TIMEOUT,
     Question,
     Resolver,
+    bounded_wait,
     parse_address,
     split_nameserver,
 )
 
-pytestmark = needs_knot
+# knot-backed tests skip themselves (the `knot` fixture) when knot is not installed
 
 ZONE = """
 lb.elb.test. A 192.0.2.10
@@ -204,6 +210,150 @@ def test_one_slow_name_does_not_give_up_on_an_answering_server(knot, silent_serv
     by_server = answers[Question("direct.example.com")]
     assert by_server[server.address].a.records == ("192.0.2.10",)
     assert by_server[silent_server.address].a.status == TIMEOUT
+
+
+@pytest.mark.parametrize("timeout, lifetime", [(math.inf, math.inf), (math.nan, math.nan), (math.inf, math.nan),
+                                               (-1.0, 1e12)])
+def test_non_finite_waits_are_bounded(monkeypatch, silent_server, timeout, lifetime):
+    """A lifetime of .inf does not hang on a silent nameserver and NaN still sends the query: waits are clamped
+    to MAX_WAIT (NaN falls back to the default), so the run ends within the bound."""
+    monkeypatch.setattr("gate.probes.dns.MAX_WAIT", 0.6)
+    monkeypatch.setattr("gate.probes.dns.DEFAULT_LIFETIME", 0.5)
+    monkeypatch.setattr("gate.probes.dns.DEFAULT_TIMEOUT", 0.2)
+    start = time.monotonic()
+    answers = resolve([silent_server], Question("n.example.com"), timeout=timeout, lifetime=lifetime)
+    elapsed = time.monotonic() - start
+    assert answers[Question("n.example.com")][silent_server.address].a.status == TIMEOUT
+    assert silent_server.received() >= 2  # A and AAAA were sent
+    assert elapsed < 0.6 + 0.5, elapsed
+
+
+def test_bounded_wait():
+    """Finite values are clamped into [MIN_WAIT, MAX_WAIT]; NaN and non-numbers give the default."""
+    assert bounded_wait(2.5, 5.0) == 2.5 and bounded_wait(math.inf, 5.0) == 60.0 and bounded_wait(0, 5.0) == 0.01
+    assert bounded_wait(math.nan, 5.0) == 5.0 and bounded_wait("x", 2.0) == 2.0 and bounded_wait(None, 2.0) == 2.0
+
+
+# -- a hostile nameserver ------------------------------------------------------------------------------------
+
+HOSTILE_NAME = "app.example.com"
+HOSTILE_QUESTION = Question(HOSTILE_NAME, caa=True)
+# the names a run may ask about: the name, its CAA parents, and the names its (bad) CNAMEs point at
+ASKED = {HOSTILE_NAME, "example.com", "com"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hostile_answers_are_failures_not_answers(hostile, monkeypatch, mode):
+    """Whatever a nameserver does wrong, the A and AAAA lookups are failures (never resolved, NXDOMAIN or
+    NODATA), within one lifetime, with a bounded number of queries, and nothing is sent anywhere else."""
+    server = hostile(mode, delay=1.0)
+    spy = Destinations(monkeypatch)
+    start = time.monotonic()
+    answers = resolve([server], HOSTILE_QUESTION, timeout=0.2, lifetime=0.6)
+    elapsed = time.monotonic() - start
+    answer = answers[HOSTILE_QUESTION][server.address]
+    assert not answer.a.definitive and not answer.aaaa.definitive, (answer.a, answer.aaaa)
+    assert answer.a.records == () and answer.aaaa.records == ()
+    assert answer.caa.status == NODATA  # the sane part of the server still answers: only the fault is judged
+    assert elapsed < 0.6 + 0.4, elapsed
+    assert spy.addresses() <= {("127.0.0.1", server.port)}, spy.seen
+    asked = {q.name for q in server.queries}
+    allowed = ASKED | {"?"} | {n for n in asked if n.endswith(".chain.test")}
+    assert asked <= allowed, asked
+    assert len(server.queries) <= 60, len(server.queries)
+
+
+def test_endless_cname_chain_stops_after_max_chain(hostile):
+    """An authoritative-style chain that never ends (one fresh hop per answer) is followed MAX_CHAIN hops, then
+    given up as an error: the queries are bounded."""
+    from gate.probes.dns import MAX_CHAIN
+    server = hostile("long-chain-split")
+    answer = resolve([server], Question(HOSTILE_NAME), timeout=0.2, lifetime=1.0)[Question(HOSTILE_NAME)]
+    lookup = answer[server.address].a
+    assert lookup.status == ERROR and f"longer than {MAX_CHAIN}" in lookup.detail
+    assert len(lookup.chain) == MAX_CHAIN + 1
+    assert sum(q.rdtype == "A" for q in server.queries) == MAX_CHAIN + 1
+
+
+def test_ignored_answers_are_counted_in_the_message(hostile):
+    """Answers that are not answers to the question (wrong id) are ignored and said so in the timeout."""
+    server = hostile("wrong-id")
+    lookup = resolve([server], Question(HOSTILE_NAME), timeout=0.2, lifetime=0.5)[Question(HOSTILE_NAME)][
+        server.address].a
+    assert lookup.status == TIMEOUT and "unusable answers ignored" in lookup.detail
+
+
+def test_queries_ask_for_edns_1232(hostile):
+    """Every query advertises an EDNS0 UDP payload of 1,232 bytes (DNS flag day 2020)."""
+    server = hostile("servfail")
+    resolve([server], HOSTILE_QUESTION, timeout=0.2, lifetime=0.6)
+    assert server.queries and {q.payload for q in server.queries} == {1232}, server.queries
+
+
+def test_formerr_is_asked_again_without_edns(hostile):
+    """A FORMERR to an EDNS query is asked once more without EDNS (a server from before RFC 6891), and a
+    FORMERR to that as well is an error, not an answer."""
+    server = hostile("formerr", types=("A",))
+    lookup = resolve([server], Question(HOSTILE_NAME), timeout=0.2, lifetime=0.6)[Question(HOSTILE_NAME)][
+        server.address].a
+    assert lookup.status == ERROR and "FORMERR" in lookup.detail
+    assert [q.payload for q in server.queries if q.rdtype == "A"] == [1232, None]
+
+
+def test_mutated_answers_are_ignored_or_read_never_raised():
+    """Answers built by dnspython, with random bytes changed or cut short, are either refused by our parser (None)
+    or read into a Lookup; no exception escapes (in datagram_received one would lose the answer uncounted)."""
+    import random
+
+    import dns.message
+    import dns.name
+    import dns.rdatatype
+    import dns.rrset
+
+    from gate.probes.dns import _interpret, _parse, _wire_name
+
+    qname = dns.name.from_text(HOSTILE_NAME)
+    wire_name = _wire_name(HOSTILE_NAME)
+    rng = random.Random(7)
+    bases = []
+    for rdtype, value in (("A", "192.0.2.10"), ("AAAA", "2001:db8::10"), ("CAA", '0 issue "letsencrypt.org"')):
+        response = dns.message.make_response(dns.message.make_query(qname, rdtype, use_edns=0, payload=1232, id=7))
+        response.answer.append(dns.rrset.from_text(qname, 60, "IN", "CNAME", "lb.example.net."))
+        response.answer.append(dns.rrset.from_text("lb.example.net.", 60, "IN", rdtype, value))
+        response.authority.append(dns.rrset.from_text("example.com.", 60, "IN", "SOA", "ns. h. 1 2 3 4 5"))
+        bases.append((response.to_wire(), dns.rdatatype.from_text(rdtype)))
+    outcomes = {"refused": 0, "read": 0}
+    for _ in range(3000):
+        wire, rdtype = rng.choice(bases)
+        mutated = bytearray(wire)
+        for _ in range(rng.randint(1, 4)):
+            mutated[rng.randrange(2, len(mutated))] = rng.randrange(256)  # the id stays ours
+        if rng.random() < 0.2:
+            mutated = mutated[:rng.randrange(12, len(mutated))]
+        response = _parse(bytes(mutated), wire_name, rdtype)
+        if response is None:
+            outcomes["refused"] += 1
+        else:
+            lookup, _, _ = _interpret(HOSTILE_NAME, rdtype, response)
+            assert lookup.status in (RESOLVED, NXDOMAIN, NODATA, SERVFAIL, REFUSED, ERROR)
+            outcomes["read"] += 1
+    assert outcomes["refused"] > 100 and outcomes["read"] > 100, outcomes  # both paths were exercised
+    for wire, rdtype in bases:  # and the unmutated answers are read, so the loop above tested something
+        lookup, targets, _ = _interpret(HOSTILE_NAME, rdtype, _parse(wire, wire_name, rdtype))
+        assert lookup.status == RESOLVED and targets == ["lb.example.net"]
+
+
+@pytest.mark.skipif(not HAVE_KNOT, reason=NO_KNOT)
+def test_benchmark_runs_without_the_test_extra():
+    """benchmarks/dns_names.py needs no pytest (the test extra): it runs with pytest made unimportable."""
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys, runpy; sys.modules['pytest'] = None; "
+            "sys.argv = ['dns_names.py', '--names', '40', '--repeat', '1', '--delay', '0', '--lifetime', '0.3']; "
+            "runpy.run_path('benchmarks/dns_names.py', run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "gate resolver" in proc.stdout and "unreachable nameserver" in proc.stdout
 
 
 @pytest.mark.parametrize("value, expected", [
