@@ -100,6 +100,12 @@ def insecure(registry) -> dict:
     return {"insecure": frozenset({registry.host})}
 
 
+def trusting(registry, token_server) -> dict:
+    """Plain-HTTP `registry` whose HTTPS token service (on another port of 127.0.0.1, so another origin)
+    is named in authHosts, as a registry with its token service beside it is configured."""
+    return {**insecure(registry), "auth_hosts": {registry.host: frozenset({f"127.0.0.1:{token_server.port}"})}}
+
+
 # -- an open registry --------------------------------------------------------------------------------
 
 def test_open_registry_tags_digests_and_absence(open_registry, registry_data):
@@ -215,14 +221,14 @@ def test_anonymous_token(token_setup, client_ssl):
 
 
 def test_token_with_credentials(token_setup, tmp_path, client_ssl):
-    """Credentials go to an HTTPS realm on the registry's host: found; wrong password -> authentication."""
+    """Credentials go to an allowed HTTPS realm: found; wrong password -> authentication."""
     registry = token_setup["same"]
     ref = f"{registry.host}/acme/pay-web:1.4.2"
+    allowed = trusting(registry, token_setup["server"])
     good, _ = ask([ref, f"{registry.host}/acme/rbac-web:1.4.2"], ssl_context=client_ssl,
-                       config=config_file(tmp_path, registry.host, username=USER, password=PASSWORD),
-                       **insecure(registry))
+                       config=config_file(tmp_path, registry.host, username=USER, password=PASSWORD), **allowed)
     bad, _ = ask([ref], ssl_context=client_ssl,
-                 config=config_file(tmp_path, registry.host, username=USER, password="wrong"), **insecure(registry))
+                 config=config_file(tmp_path, registry.host, username=USER, password="wrong"), **allowed)
     assert all(a.found for a in good.values())
     assert bad[ref].outcome == reg.AUTHENTICATION and "refused credentials" in bad[ref].detail
 
@@ -234,7 +240,7 @@ def test_identity_token_uses_the_refresh_token_grant(token_setup, tmp_path, clie
     before = len(server.seen)
     answers, _ = ask([ref], ssl_context=client_ssl, config=config_file(tmp_path, registry.host, username="x",
                                                                          identitytoken=IDENTITY_TOKEN),
-                     **insecure(registry))
+                     **trusting(registry, server))
     assert answers[ref].found
     assert [s.method for s in server.seen[before:]] == ["POST"]
 
@@ -254,9 +260,27 @@ def test_credentials_never_go_to_a_realm_on_another_host(token_setup, tmp_path, 
 
     before = len(server.seen)
     allowed, _ = ask([ref], ssl_context=client_ssl, config=config,
-                     auth_hosts={registry.host: frozenset({"localhost"})}, **insecure(registry))
+                     auth_hosts={registry.host: frozenset({f"localhost:{server.port}"})}, **insecure(registry))
     assert allowed[ref].found
     assert all("Authorization" in s.headers for s in server.seen[before:])
+
+
+def test_credentials_never_go_to_a_realm_on_another_port(token_setup, tmp_path, client_ssl):
+    """A realm on the registry's host but another port is another origin: the token is asked for
+    anonymously (the finding says why); `authHosts: [host:port]` allows it, `authHosts: [host]` (443) not."""
+    registry, server = token_setup["same"], token_setup["server"]
+    ref = f"{registry.host}/acme/pay-web:1.4.2"
+    config = config_file(tmp_path, registry.host, username=USER, password=PASSWORD)
+    for auth_hosts in ({}, {registry.host: frozenset({"127.0.0.1"})}):
+        before = len(server.seen)
+        refused, _ = ask([ref], ssl_context=client_ssl, config=config, auth_hosts=auth_hosts, **insecure(registry))
+        sent = server.seen[before:]
+        assert sent and all("Authorization" not in s.headers for s in sent)
+        assert refused[ref].outcome == reg.AUTHORIZATION
+        assert f"not sent to the token service 127.0.0.1:{server.port} because" in refused[ref].detail
+    before = len(server.seen)
+    allowed, _ = ask([ref], ssl_context=client_ssl, config=config, **trusting(registry, server))
+    assert allowed[ref].found and all("Authorization" in s.headers for s in server.seen[before:])
 
 
 def test_credentials_never_go_to_a_plain_http_realm(token_setup, tmp_path):
@@ -360,7 +384,8 @@ def test_no_secret_in_answers_reprs_or_debug_logs(token_setup, basic_registry, t
     refs = [f"{registry.host}/acme/pay-web:1.4.2", f"{registry.host}/acme/nope:1",
             f"{basic_registry.host}/acme/pay-web:1.4.2", f"{basic_registry.host}/acme/nope:1"]
     answers, client = ask(refs, ssl_context=client_ssl, config=config,
-                          insecure=frozenset({registry.host, basic_registry.host}))
+                          insecure=frozenset({registry.host, basic_registry.host}),
+                          auth_hosts=trusting(registry, token_setup["server"])["auth_hosts"])
     assert [a.outcome for a in answers.values()] == [reg.FOUND, reg.ABSENT, reg.FOUND, reg.ABSENT]
     text = caplog.text + repr(answers) + repr(client)
     store = CredentialStore(config, env={})
