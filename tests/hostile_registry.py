@@ -63,7 +63,7 @@ class Answer:
     interval: float = 4.0
     filler: int = 0
     close: bool = False
-    length: int | None = None  # Content-Length to announce (default: the real length)
+    length: int | None = None  # Content-Length to announce (default: the real length; -1: none, then close)
 
 
 Scenario = Callable[[Request], Answer]
@@ -131,7 +131,7 @@ class HostileServer:
                 with self._lock:
                     self.seen.append(request)
                 answer = self.scenario(request)
-                if not self._write(sock, request, answer) or answer.close:
+                if not self._write(sock, request, answer) or answer.close or (answer.length or 0) < 0:
                     return
         except (OSError, ssl.SSLError, ValueError):
             return  # the client went away (or its deadline closed the connection): that is the point
@@ -162,9 +162,10 @@ class HostileServer:
         """Send `answer`; False when the server stopped or the client left mid-way."""
         items = list(answer.headers.items()) if isinstance(answer.headers, dict) else list(answer.headers)
         length = answer.length if answer.length is not None else len(answer.body) + answer.filler
-        if not any(k.lower() == "content-length" for k, _ in items):
+        close = answer.close or length < 0  # without a length the body ends with the connection
+        if length >= 0 and not any(k.lower() == "content-length" for k, _ in items):
             items.append(("Content-Length", str(length)))
-        if answer.close:
+        if close:
             items.append(("Connection", "close"))
         status = f"HTTP/1.1 {answer.status} {REASONS.get(answer.status, 'Whatever')}\r\n".encode()
         head = "".join(f"{k}: {v}\r\n" for k, v in items).encode("latin-1") + b"\r\n"

@@ -68,9 +68,11 @@ def settings_from(ctx: Context) -> reg.RegistrySettings:
     auth_hosts = {host: frozenset(entry.get("authHosts") or ()) for host, entry in policy.items()
                   if isinstance(entry, dict)}
     platforms_off = (ctx.settings.get("checks") or {}).get("image-platform-missing") == "off"
+    deadline = float(policy.get("deadline") or reg.DEFAULT_DEADLINE)  # validated: 0 < deadline <= 600
     return reg.RegistrySettings(
         insecure=frozenset(h.lower() for h in insecure), auth_hosts=auth_hosts,
-        platforms=() if platforms_off else tuple(policy.get("platforms") or ()))
+        platforms=() if platforms_off else tuple(policy.get("platforms") or ()),
+        deadline=deadline, timeout=min(reg.RegistrySettings.timeout, deadline))
 
 
 def collect(ctx: Context) -> set[ImageRef]:
