@@ -67,6 +67,7 @@ RATE_LIMITED = "rate-limited"
 
 MAX_BODY = 4 * 1024 * 1024
 MAX_REDIRECTS = 5
+LANE_CONNECTIONS = 4  # per lane: the registry, its token service, a redirect target, one spare
 DEFAULT_DEADLINE = 120.0  # seconds per run; the policy's registries.deadline (policies/default.yaml)
 # A digest as the OCI image spec writes it: algorithm ":" encoded.
 DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
@@ -194,8 +195,9 @@ class RegistryClient:
         self.credentials = credentials
         self.settings = settings
         self._ssl = ssl_context or ssl.create_default_context()  # system store; SSL_CERT_FILE honoured
-        self._http: httpx.AsyncClient | None = None
-        self._slots = asyncio.Semaphore(settings.concurrency)
+        # `concurrency` lanes, each an httpx client that carries one exchange at a time (see __aenter__).
+        self._lanes: asyncio.LifoQueue[httpx.AsyncClient] | None = None
+        self._clients: list[httpx.AsyncClient] = []
         self._answers: dict[ImageRef, asyncio.Future[ManifestAnswer]] = {}
         self._tokens: dict[tuple[str, str], asyncio.Future[_Auth]] = {}
         self._schemes: dict[str, tuple[str, dict[str, str]]] = {}  # registry -> last challenge seen
@@ -206,16 +208,25 @@ class RegistryClient:
         return f"RegistryClient(insecure={sorted(self.settings.insecure)})"
 
     async def __aenter__(self) -> Self:
-        limit = self.settings.concurrency
         self._deadline = asyncio.get_running_loop().time() + self.settings.deadline
-        self._http = httpx.AsyncClient(
-            verify=self._ssl, follow_redirects=False,
-            timeout=httpx.Timeout(self.settings.timeout, connect=min(5.0, self.settings.timeout)),
-            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
-            # No cookies: a cookie jar matches domains without ports, so a cookie one registry sets
-            # would go to every other port of its host. Registries do not need them.
-            cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
-            headers={"User-Agent": "ingress-gate"})
+        # Not one pool of `concurrency` connections: httpcore 1.0 scans its whole pool (an idle-count
+        # per idle connection, a poll() per kept-alive one) on every request and response, which is
+        # quadratic in the pool's size and cost ~3 ms of CPU per request with 32 kept-alive
+        # connections. Each lane is a small pool that carries one exchange at a time, so its scan is
+        # short, and a lane keeps its connections (registry, token service, a redirect target) alive.
+        # Last in, first out: with little to do, the same few warm connections serve everything.
+        self._lanes = asyncio.LifoQueue()
+        for _ in range(max(1, self.settings.concurrency)):
+            client = httpx.AsyncClient(
+                verify=self._ssl, follow_redirects=False,
+                timeout=httpx.Timeout(self.settings.timeout, connect=min(5.0, self.settings.timeout)),
+                limits=httpx.Limits(max_connections=LANE_CONNECTIONS, max_keepalive_connections=LANE_CONNECTIONS),
+                # No cookies: a cookie jar matches domains without ports, so a cookie one registry sets
+                # would go to every other port of its host. Registries do not need them.
+                cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
+                headers={"User-Agent": "ingress-gate"})
+            self._clients.append(client)
+            self._lanes.put_nowait(client)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -224,9 +235,8 @@ class RegistryClient:
         for future in pending:
             future.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        clients, self._clients, self._lanes = self._clients, [], None
+        await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
 
     async def check_all(self, refs: Iterable[ImageRef]) -> dict[ImageRef, ManifestAnswer]:
         refs = list(dict.fromkeys(refs))
@@ -498,38 +508,43 @@ class RegistryClient:
         loop = asyncio.get_running_loop()
         for attempt in range(settings.retries + 1):
             backoff = settings.backoff * (2 ** attempt) * (1 + random.random() / 10)
+            lanes = self._lanes
+            assert lanes is not None, "use RegistryClient as an async context manager"
+            lane = await lanes.get()
+            failure: _Failure | None = None
             try:
-                async with self._slots:
-                    # The whole exchange, body and redirects included: httpx's read timeout restarts
-                    # with every byte received, so one byte every few seconds would never trip it.
-                    async with asyncio.timeout(settings.timeout):
-                        reply = await self._follow(method, url, headers, data)
+                # The whole exchange, body and redirects included: httpx's read timeout restarts
+                # with every byte received, so one byte every few seconds would never trip it.
+                async with asyncio.timeout(settings.timeout):
+                    reply = await self._follow(lane, method, url, headers, data)
             except TimeoutError:
                 failure = _Failure(UNAVAILABLE, f"{_netloc(target)} sent no complete answer within "
                                                 f"{settings.timeout:g} s (the limit for one request)")
             except httpx.TransportError as exc:
                 failure = _Failure(UNAVAILABLE, describe_error(exc, target))
-            else:
-                if reply.status not in RETRY_STATUSES or attempt == settings.retries:
-                    return reply
-                delay = retry_delay(reply.headers, backoff)
-                if delay > settings.max_retry_after or loop.time() + delay >= self._deadline:
-                    return reply  # answered as it is (rate limited, unavailable) rather than at the deadline
-                log.debug("%s %s: HTTP %s, retrying in %.2f s", method, _safe(url), reply.status, delay)
-                await asyncio.sleep(delay)
+            finally:
+                lanes.put_nowait(lane)  # also after a failure or a cancellation: httpcore dropped the connection
+            if failure is not None:
+                if attempt == settings.retries:
+                    raise failure
+                await asyncio.sleep(backoff)
                 continue
-            if attempt == settings.retries:
-                raise failure
-            await asyncio.sleep(backoff)
+            if reply.status not in RETRY_STATUSES or attempt == settings.retries:
+                return reply
+            delay = retry_delay(reply.headers, backoff)
+            if delay > settings.max_retry_after or loop.time() + delay >= self._deadline:
+                return reply  # answered as it is (rate limited, unavailable) rather than at the deadline
+            log.debug("%s %s: HTTP %s, retrying in %.2f s", method, _safe(url), reply.status, delay)
+            await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _follow(self, method: str, url: str, headers: dict[str, str], data: dict[str, str] | None) -> _Reply:
-        assert self._http is not None, "use RegistryClient as an async context manager"
+    async def _follow(self, http: httpx.AsyncClient, method: str, url: str, headers: dict[str, str],
+                      data: dict[str, str] | None) -> _Reply:
         current = httpx.URL(url)
         for _ in range(MAX_REDIRECTS + 1):
             self.requests += 1
-            request = self._http.build_request(method, current, headers=headers, data=data)
-            response = await self._http.send(request, stream=True)
+            request = http.build_request(method, current, headers=headers, data=data)
+            response = await http.send(request, stream=True)
             try:
                 log.debug("%s %s -> %s", method, _safe(str(current)), response.status_code)
                 status, location = response.status_code, response.headers.get("location")
@@ -549,22 +564,25 @@ class RegistryClient:
                     if status == 303 or (status in (301, 302) and method == "POST"):
                         # As browsers and Go's net/http do: the redirected request is a GET without body.
                         method, data = ("HEAD" if method == "HEAD" else "GET"), None
+                    await _drain(response)
                     current = target
                     continue
-                body = b""
-                if method != "HEAD":
-                    body = await _read_body(response, current)
+                # Read to the end even for a HEAD (no body): httpcore puts a connection back in the pool
+                # only once the response is complete, and closes it otherwise, so an unread HEAD cost a
+                # new TCP (and TLS) connection per request.
+                body = await _read_body(response, current, head=method == "HEAD")
                 return _Reply(status, response.headers, body, current)
             finally:
                 await response.aclose()
         raise _Failure(BAD_FORMAT, f"more than {MAX_REDIRECTS} redirects from {_netloc(httpx.URL(url))}")
 
 
-async def _read_body(response: httpx.Response, url: httpx.URL) -> bytes:
-    """The body, at most MAX_BODY bytes (a manifest, an index, a token or an error is far smaller)."""
+async def _read_body(response: httpx.Response, url: httpx.URL, *, head: bool = False) -> bytes:
+    """The body, at most MAX_BODY bytes (a manifest, an index, a token or an error is far smaller).
+    A HEAD's Content-Length is the size of the manifest it did not send."""
     too_big = _Failure(BAD_FORMAT, f"bad answer: the answer from {_netloc(url)} is larger than {MAX_BODY} bytes")
     announced = response.headers.get("content-length", "")
-    if announced.isdigit() and int(announced) > MAX_BODY:
+    if not head and announced.isdigit() and int(announced) > MAX_BODY:
         raise too_big
     chunks, size = [], 0
     async for chunk in response.aiter_bytes():
@@ -573,6 +591,16 @@ async def _read_body(response: httpx.Response, url: httpx.URL) -> bytes:
             raise too_big
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _drain(response: httpx.Response, limit: int = 64 * 1024) -> None:
+    """Read a body nobody needs (a redirect's) so the connection can be reused; past `limit`, give the
+    connection up instead."""
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            return
 
 
 def _redirect_target(current: httpx.URL, location: str) -> httpx.URL:
