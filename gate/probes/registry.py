@@ -201,6 +201,7 @@ class RegistryClient:
         self._answers: dict[ImageRef, asyncio.Future[ManifestAnswer]] = {}
         self._tokens: dict[tuple[str, str], asyncio.Future[_Auth]] = {}
         self._schemes: dict[str, tuple[str, dict[str, str]]] = {}  # registry -> last challenge seen
+        self._learned: dict[str, asyncio.Event] = {}  # registry -> set once its first answer is in
         self._deadline = math.inf  # loop time by which every answer is in (set by `async with`)
         self.requests = 0  # HTTP exchanges made, redirects and retries included
 
@@ -277,10 +278,25 @@ class RegistryClient:
 
     async def _manifest(self, ref: ImageRef) -> ManifestAnswer:
         url = self.manifest_url(ref)
-        auth = await self._known_auth(ref)
-        reply = await self._send("HEAD", url, {"Accept": ACCEPT}, auth)
-        if reply.status == 401:
-            auth = await self._authorize(ref, reply)
+        learned = self._learned.get(ref.registry)
+        if learned is None:
+            # The registry's first reference goes alone and learns how the registry authenticates; the
+            # others wait for its answer and then come with a token (or Basic) at once, instead of all
+            # meeting the same 401 first: that doubled the requests to a registry with token auth.
+            learned = self._learned[ref.registry] = asyncio.Event()
+            auth = None
+            try:
+                reply = await self._send("HEAD", url, {"Accept": ACCEPT}, auth)
+                challenge = self._challenge(ref, reply) if reply.status == 401 else None
+            finally:
+                learned.set()
+        else:
+            await learned.wait()
+            auth = await self._known_auth(ref)
+            reply = await self._send("HEAD", url, {"Accept": ACCEPT}, auth)
+            challenge = self._challenge(ref, reply) if reply.status == 401 else None
+        if challenge is not None:
+            auth = await self._auth_for(ref, *challenge)
             reply = await self._send("HEAD", url, {"Accept": ACCEPT}, auth)
         what = f"{ref.repository}@{ref.digest}" if ref.digest else f"{ref.repository}:{ref.reference}"
         if reply.status == 200:
@@ -379,7 +395,8 @@ class RegistryClient:
         except _Failure:
             return None  # the request goes out without it and meets the challenge afresh
 
-    async def _authorize(self, ref: ImageRef, reply: _Reply) -> _Auth:
+    def _challenge(self, ref: ImageRef, reply: _Reply) -> tuple[str, dict[str, str]]:
+        """The challenge of a 401 to answer (Bearer, else Basic), remembered for the registry."""
         challenges = parse_challenges(reply.headers.get_list("www-authenticate"))
         chosen = next((c for c in challenges if c[0] == "bearer"), None) or \
             next((c for c in challenges if c[0] == "basic"), None)
@@ -391,7 +408,7 @@ class RegistryClient:
         if scheme == "bearer":
             params = {**params, "scope": params.get("scope") or f"repository:{ref.repository}:pull"}
         self._schemes[ref.registry] = (scheme, {k: v for k, v in params.items() if k != "scope"})
-        return await self._auth_for(ref, scheme, params)
+        return scheme, params
 
     async def _auth_for(self, ref: ImageRef, scheme: str, params: dict[str, str]) -> _Auth:
         lookup = await self.credentials.lookup(ref.registry)
