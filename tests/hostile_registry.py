@@ -19,6 +19,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Self
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -108,7 +109,7 @@ class HostileServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> HostileServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -249,7 +249,7 @@ class RegistryClient:
         future = self._answers.get(ref)
         if future is None:
             future = self._answers[ref] = asyncio.ensure_future(self._check(ref))
-        return await future
+        return await asyncio.shield(future)  # one caller giving up must not cancel the others' answer
 
     # -- one reference -------------------------------------------------------------------------------
 

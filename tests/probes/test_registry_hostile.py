@@ -371,8 +371,8 @@ def index_server(body: bytes, *, digest: str | None = None, **answer) -> Hostile
 
 @pytest.mark.parametrize(("body", "cause"), [
     (b'{"schemaVersion": 2, "manifests": NaN}', "not strict JSON"),
-    (b'{"schemaVersion": 2, "manifests": [{"platform": {"os": "linux", "architecture": "amd64"}, '
-     b'"size": Infinity}]}', "not strict JSON"),
+    (b'{"manifests": [{"platform": {"os": "linux", "architecture": "amd64"}, "size": Infinity}]}',
+     "not strict JSON"),
     (b'{"schemaVersion": 2, "manifests": [{"platform": -Infinity}]}', "not strict JSON"),
     (b'{"schemaVersion": 2, "manifests": [], "x": "\xff"}', "not strict JSON"),
     (b'{"schemaVersion": 2}', "has no `manifests` list"),
