@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from hostile_registry import Answer, HostileServer, bearer_challenge, token_answer
 from registry_server import (  # noqa: F401 - fixtures are used by name
     REGISTRY_BINARY,
     LocalServer,
@@ -418,3 +419,34 @@ def test_token_post_is_not_reposted_to_another_host():
     assert other.seen == []
     assert "redirected the credential-bearing request" in str(failure.value.detail)
     assert IDENTITY_TOKEN not in str(failure.value.detail)
+
+
+# -- connections and request counts ----------------------------------------------------------------------
+
+def test_connections_are_kept_alive():
+    """300 references cost 300 HEADs over at most `concurrency` connections (an unread HEAD response
+    used to close its connection: one new TCP/TLS connection per reference)."""
+    server = HostileServer(lambda request: Answer(200, MANIFEST_HEADERS))
+    try:
+        answers, _ = ask([f"{server.host}/acme/app:{i}" for i in range(300)], insecure=frozenset({server.host}),
+                         concurrency=8)
+    finally:
+        server.stop()
+    assert all(a.found for a in answers.values())
+    assert len(server.seen) == 300 and server.connections <= 8
+
+
+def test_a_token_registry_answers_401_once_not_once_per_reference():
+    """Against Bearer auth, only the registry's first request meets the 401; the others wait for it and
+    come with their token (one per repository), so 100 references cost 101 HEADs and 5 tokens."""
+    tokens = HostileServer(lambda request: token_answer("t0ken"))
+    server = HostileServer(lambda request: Answer(200, MANIFEST_HEADERS) if request.headers.get("authorization") == "Bearer t0ken"
+                           else Answer(401, bearer_challenge(f"{tokens.url()}/token")))
+    try:
+        answers, _ = ask([f"{server.host}/acme/app{i % 5}:{i}" for i in range(100)],
+                         insecure=frozenset({server.host}))
+    finally:
+        server.stop()
+        tokens.stop()
+    assert all(a.found for a in answers.values())
+    assert len(server.seen) == 101 and len(tokens.seen) == 5
