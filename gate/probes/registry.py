@@ -533,7 +533,7 @@ class RegistryClient:
                 # The whole exchange, body and redirects included: httpx's read timeout restarts
                 # with every byte received, so one byte every few seconds would never trip it.
                 async with asyncio.timeout(settings.timeout):
-                    reply = await self._follow(lane, method, url, headers, data)
+                    reply = await self._follow(lane, method, target, headers, data)
             except TimeoutError:
                 failure = _Failure(UNAVAILABLE, f"{_netloc(target)} sent no complete answer within "
                                                 f"{settings.timeout:g} s (the limit for one request)")
@@ -551,19 +551,19 @@ class RegistryClient:
             delay = retry_delay(reply.headers, backoff)
             if delay > settings.max_retry_after or loop.time() + delay >= self._deadline:
                 return reply  # answered as it is (rate limited, unavailable) rather than at the deadline
-            log.debug("%s %s: HTTP %s, retrying in %.2f s", method, _safe(url), reply.status, delay)
+            log.debug("%s %s: HTTP %s, retrying in %.2f s", method, _Safe(target), reply.status, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _follow(self, http: httpx.AsyncClient, method: str, url: str, headers: dict[str, str],
+    async def _follow(self, http: httpx.AsyncClient, method: str, url: httpx.URL, headers: dict[str, str],
                       data: dict[str, str] | None) -> _Reply:
-        current = httpx.URL(url)
+        current = url
         for _ in range(MAX_REDIRECTS + 1):
             self.requests += 1
             request = http.build_request(method, current, headers=headers, data=data)
             response = await http.send(request, stream=True)
             try:
-                log.debug("%s %s -> %s", method, _safe(str(current)), response.status_code)
+                log.debug("%s %s -> %s", method, _Safe(current), response.status_code)
                 status, location = response.status_code, response.headers.get("location")
                 if status in REDIRECT_STATUSES and location:
                     target = _redirect_target(current, location)
@@ -591,7 +591,7 @@ class RegistryClient:
                 return _Reply(status, response.headers, body, current)
             finally:
                 await response.aclose()
-        raise _Failure(BAD_FORMAT, f"more than {MAX_REDIRECTS} redirects from {_netloc(httpx.URL(url))}")
+        raise _Failure(BAD_FORMAT, f"more than {MAX_REDIRECTS} redirects from {_netloc(url)}")
 
 
 async def _read_body(response: httpx.Response, url: httpx.URL, *, head: bool = False) -> bytes:
@@ -648,10 +648,16 @@ def _usable_host(entry: str) -> bool:
         return False
 
 
-def _safe(url: str) -> str:
-    """A URL for a log line: no userinfo (our URLs never carry any, but the registry picks redirects)."""
-    parsed = httpx.URL(url)
-    return str(parsed.copy_with(username=None, password=None)) if parsed.userinfo else url
+class _Safe:
+    """A URL for a log line, made only if the line is written: no userinfo (our URLs never carry any,
+    and redirect targets lose theirs, but a log line is no place to find out)."""
+
+    def __init__(self, url: httpx.URL):
+        self.url = url
+
+    def __str__(self) -> str:
+        url = self.url
+        return str(url.copy_with(username=None, password=None) if url.userinfo else url)
 
 
 def describe_error(exc: httpx.TransportError, url: httpx.URL) -> str:
