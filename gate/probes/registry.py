@@ -459,6 +459,8 @@ class RegistryClient:
             realm = None
         if realm is None or realm.scheme not in ("http", "https") or not realm.host:
             raise _Failure(BAD_FORMAT, f"{ref.registry} named no usable token realm in its Bearer challenge")
+        if realm.userinfo:  # httpx would send it as Basic credentials, of the registry's choosing
+            realm = realm.copy_with(username=None, password=None)
         credential: Credential | None = lookup.credential
         notes = [lookup.note] if lookup.note else []
         if credential is not None:
