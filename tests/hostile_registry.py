@@ -121,6 +121,7 @@ class HostileServer:
         with self._lock:
             self.connections += 1
         sock.settimeout(10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each dripped byte leaves at once
         try:
             if self.ssl_context is not None:
                 sock = self.ssl_context.wrap_socket(sock, server_side=True)
@@ -171,8 +172,9 @@ class HostileServer:
         status = f"HTTP/1.1 {answer.status} {REASONS.get(answer.status, 'Whatever')}\r\n".encode()
         head = "".join(f"{k}: {v}\r\n" for k, v in items).encode("latin-1") + b"\r\n"
         body = b"" if request.method == "HEAD" else answer.body
-        parts = [("status", status), ("headers", head), ("body", body)]
-        for name, data in parts:
+        if answer.drip is None:
+            sock.sendall(status + head + body)  # one write: no Nagle / delayed-ACK stall between parts
+        for name, data in [("status", status), ("headers", head), ("body", body)] if answer.drip else []:
             if answer.drip == name:
                 for i in range(len(data)):
                     sock.sendall(data[i:i + 1])
