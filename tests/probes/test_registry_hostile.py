@@ -204,6 +204,27 @@ def test_basic_credentials_to_the_token_service_stay_in_its_origin(token_service
     assert answers[manifest_of(registry)].found  # the token it handed out anonymously was accepted
 
 
+def test_no_credential_for_a_token_realm_on_another_port(tmp_path, server_ssl, client_ssl):
+    """The registry names an HTTPS realm on another port of its own host, not in authHosts: the token
+    service is asked anonymously (it records no Authorization), and the answer says why."""
+    token = HostileServer(lambda r: token_answer("anonymous"), ssl_context=server_ssl)
+    registry = HostileServer(lambda r: Answer(403) if r.headers.get("authorization") == "Bearer anonymous"
+                             else Answer(401, bearer_challenge(f"{token.url()}/token")))
+    basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    try:
+        answers, _ = ask([manifest_of(registry)], ssl_context=client_ssl, insecure=frozenset({registry.host}),
+                         config=config_file(tmp_path, registry.host, username=USER, password=PASSWORD))
+    finally:
+        registry.stop()
+        token.stop()
+    answer = answers[manifest_of(registry)]
+    assert token.seen and all("authorization" not in r.headers and not r.carries(basic) for r in token.seen)
+    assert not any(r.carries(basic) for r in registry.seen)
+    assert answer.outcome == reg.AUTHORIZATION
+    assert f"not sent to the token service {token.host} because {token.host} is not the registry's origin" \
+        in answer.detail
+
+
 @pytest.mark.parametrize("status", REDIRECTS)
 def test_manifest_redirect_to_another_port_drops_authorization(tmp_path, status):
     """The registry redirects the credentialed HEAD to another port of its host (another origin): the
