@@ -1,6 +1,9 @@
 """Real registries for the tests: Debian's `docker-registry` (CNCF distribution) on 127.0.0.1, images
 pushed over the registry HTTP API, a token server that signs RS256 JWTs, and small local HTTP servers
 that record what they were sent (to prove credentials do not leak).
+
+The benchmarks import this module too, where the test extra (pytest, trustme) may be missing: the
+fixtures at the end exist only when pytest does, and trustme is imported where it is used.
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-import pytest
-import trustme
+
+try:
+    import pytest
+except ImportError:  # benchmarks/ without the test extra: no fixtures needed there
+    pytest = None
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -292,26 +298,31 @@ class TokenIssuer:
 
 # -- fixtures shared by the registry tests (import them by name) ------------------------------------
 
-@pytest.fixture(scope="session")
-def ca() -> trustme.CA:
+def _fixture(**kwargs):
+    return pytest.fixture(**kwargs) if pytest is not None else (lambda function: function)
+
+
+@_fixture(scope="session")
+def ca():
+    import trustme
     return trustme.CA()
 
 
-@pytest.fixture(scope="session")
+@_fixture(scope="session")
 def client_ssl(ca) -> ssl.SSLContext:
     context = ssl.create_default_context()
     ca.configure_trust(context)
     return context
 
 
-@pytest.fixture(scope="session")
+@_fixture(scope="session")
 def server_ssl(ca) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
     return context
 
 
-@pytest.fixture(scope="session")
+@_fixture(scope="session")
 def registry_data(tmp_path_factory) -> dict:
     """One storage folder with the test images, pushed through an open registry."""
     folder = tmp_path_factory.mktemp("registry-data")
@@ -330,7 +341,7 @@ def registry_data(tmp_path_factory) -> dict:
     return {"data": folder / "data", "pay_digest": digest}
 
 
-@pytest.fixture(scope="session")
+@_fixture(scope="session")
 def open_registry(registry_data, tmp_path_factory):
     registry = start_registry(tmp_path_factory.mktemp("open"), data=registry_data["data"])
     yield registry

@@ -70,8 +70,10 @@ def settings_from(ctx: Context) -> reg.RegistrySettings:
                   if isinstance(entry, dict)}
     # Index bodies are fetched only when a platform is required and its check runs.
     platforms = tuple(policy.get("platforms") or ()) if "image-platform-missing" in ctx.selected else ()
+    deadline = float(policy["deadline"])  # validated by the schema: 0 < deadline <= 600
     return reg.RegistrySettings(insecure=frozenset(h.lower() for h in insecure), auth_hosts=auth_hosts,
-                                platforms=platforms)
+                                platforms=platforms, deadline=deadline,
+                                timeout=min(reg.RegistrySettings.timeout, deadline))
 
 
 def collect(ctx: Context) -> set[ImageRef]:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 from gate.domain.imageref import DOCKER_HUB, DOCKER_HUB_CREDENTIALS_KEY
 
 HELPER_TIMEOUT = 20.0
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HUB_KEYS = ("index.docker.io", "docker.io", "registry-1.docker.io")
 
 
@@ -41,6 +44,12 @@ class Credential:
     @property
     def basic(self) -> tuple[str, str] | None:
         return (self.username, self.password) if self.username and self.password else None
+
+    @property
+    def malformed(self) -> bool:
+        """A control character (CR, LF, NUL, ...) in any part: a copy-paste accident or an attempt to
+        inject headers; such a credential is never sent (nor shown)."""
+        return any(_CONTROL.search(part) for part in (self.username, self.password, self.identity_token))
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,8 @@ class CredentialStore:
         task = self._cache.get(registry)
         if task is None:
             task = self._cache[registry] = asyncio.ensure_future(self._find(registry))
-        return await task
+        # Shielded: a caller that gives up (its deadline) must not cancel the lookup others wait for.
+        return await asyncio.shield(task)
 
     async def _find(self, registry: str) -> Lookup:
         notes = list(self.problems)
@@ -174,6 +184,10 @@ async def run_helper(name: str, server: str) -> Lookup:
         proc.kill()
         await proc.wait()
         return Lookup(None, f"{source} did not answer within {HELPER_TIMEOUT:g} s (asked anonymously)")
+    except asyncio.CancelledError:  # the run ended first (registries.deadline): leave no helper behind
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        raise
     if proc.returncode != 0:
         # "credentials not found" is the normal answer for a registry the helper does not know;
         # the output is never shown: a broken helper may print what it read.

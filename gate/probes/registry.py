@@ -6,10 +6,19 @@ anonymous or credentialed Bearer tokens from the realm the registry names, or Ba
 an answer (`ManifestAnswer`), never an exception, and keeps its cause: absent, unavailable,
 authentication, authorisation, bad format, rate limited.
 
-Where credentials may go (containerd CVE-2020-15157): to the registry's own host, and to a token realm
-only over HTTPS on that host or on a host in `registries.<host>.authHosts`; elsewhere the token is
-asked for anonymously. Redirects are followed by hand so that Authorization never leaves its origin.
-Headers are never logged nor put in a message.
+Where credentials may go (containerd CVE-2020-15157): to the registry's own origin (scheme, host and
+port), and to a token realm only over HTTPS on that origin or on a host[:port] in
+`registries.<host>.authHosts`; elsewhere the token is asked for anonymously. Redirects are followed by
+hand so that no credential leaves its origin: Authorization is dropped, a credential-bearing body
+(the identity-token grant) is never re-sent. Headers are never logged nor put in a message, and the
+text of a transport exception never reaches a message either (h11 quotes the offending header value
+when it refuses one): failures are described by exception class and host:port.
+
+Time is bounded twice, because httpx's read timeout restarts on every byte and a registry or proxy
+that drips one byte every few seconds would otherwise hold the run for ever: every exchange (connect,
+status line, headers, body, redirects) has `timeout` seconds in all, and the whole client has
+`deadline` seconds from its start (policy `registries.deadline`), after which every pending reference
+is answered unavailable.
 """
 
 from __future__ import annotations
@@ -17,8 +26,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
+import errno
+import hashlib
+import http.cookiejar
 import json
 import logging
+import math
+import os
 import random
 import re
 import ssl
@@ -53,6 +67,14 @@ RATE_LIMITED = "rate-limited"
 
 MAX_BODY = 4 * 1024 * 1024
 MAX_REDIRECTS = 5
+LANE_CONNECTIONS = 4  # per lane: the registry, its token service, a redirect target, one spare
+DEFAULT_DEADLINE = 120.0  # seconds per run; the policy's registries.deadline (policies/default.yaml)
+# A digest as the OCI image spec writes it: algorithm ":" encoded.
+DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+# What may go into an Authorization value: visible ASCII and spaces. A CR or LF would split the header
+# (request smuggling), a NUL is refused by h11 with an error that quotes the value.
+SAFE_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+TOKEN = re.compile(r"[\x21-\x7e]+")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -77,7 +99,8 @@ class RegistrySettings:
     auth_hosts: dict[str, frozenset[str]] = field(default_factory=dict)  # registry -> realm hosts it trusts
     platforms: tuple[str, ...] = ()  # read an index's platforms (a GET of its body) only when set
     concurrency: int = 32
-    timeout: float = 10.0
+    timeout: float = 10.0  # seconds for one exchange in all (connect to last body byte, redirects included)
+    deadline: float = DEFAULT_DEADLINE  # seconds for the whole client, from `async with` to the last answer
     retries: int = 2
     backoff: float = 0.2
     max_retry_after: float = 30.0
@@ -172,29 +195,49 @@ class RegistryClient:
         self.credentials = credentials
         self.settings = settings
         self._ssl = ssl_context or ssl.create_default_context()  # system store; SSL_CERT_FILE honoured
-        self._http: httpx.AsyncClient | None = None
-        self._slots = asyncio.Semaphore(settings.concurrency)
+        # `concurrency` lanes, each an httpx client that carries one exchange at a time (see __aenter__).
+        self._lanes: asyncio.LifoQueue[httpx.AsyncClient] | None = None
+        self._clients: list[httpx.AsyncClient] = []
         self._answers: dict[ImageRef, asyncio.Future[ManifestAnswer]] = {}
         self._tokens: dict[tuple[str, str], asyncio.Future[_Auth]] = {}
         self._schemes: dict[str, tuple[str, dict[str, str]]] = {}  # registry -> last challenge seen
+        self._learned: dict[str, asyncio.Event] = {}  # registry -> set once its first answer is in
+        self._deadline = math.inf  # loop time by which every answer is in (set by `async with`)
         self.requests = 0  # HTTP exchanges made, redirects and retries included
 
     def __repr__(self) -> str:
         return f"RegistryClient(insecure={sorted(self.settings.insecure)})"
 
     async def __aenter__(self) -> Self:
-        limit = self.settings.concurrency
-        self._http = httpx.AsyncClient(
-            verify=self._ssl, follow_redirects=False,
-            timeout=httpx.Timeout(self.settings.timeout, connect=min(5.0, self.settings.timeout)),
-            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
-            headers={"User-Agent": "ingress-gate"})
+        self._deadline = asyncio.get_running_loop().time() + self.settings.deadline
+        # Not one pool of `concurrency` connections: httpcore 1.0 scans its whole pool (an idle-count
+        # per idle connection, a poll() per kept-alive one) on every request and response, which is
+        # quadratic in the pool's size and cost ~3 ms of CPU per request with 32 kept-alive
+        # connections. Each lane is a small pool that carries one exchange at a time, so its scan is
+        # short, and a lane keeps its connections (registry, token service, a redirect target) alive.
+        # Last in, first out: with little to do, the same few warm connections serve everything.
+        self._lanes = asyncio.LifoQueue()
+        for _ in range(max(1, self.settings.concurrency)):
+            client = httpx.AsyncClient(
+                verify=self._ssl, follow_redirects=False,
+                timeout=httpx.Timeout(self.settings.timeout, connect=min(5.0, self.settings.timeout)),
+                limits=httpx.Limits(max_connections=LANE_CONNECTIONS, max_keepalive_connections=LANE_CONNECTIONS),
+                # No cookies: a cookie jar matches domains without ports, so a cookie one registry sets
+                # would go to every other port of its host. Registries do not need them.
+                cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
+                headers={"User-Agent": "ingress-gate"})
+            self._clients.append(client)
+            self._lanes.put_nowait(client)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        # Token requests still running when every answer is in (after the deadline) end here.
+        pending = [f for f in (*self._answers.values(), *self._tokens.values()) if not f.done()]
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        clients, self._clients, self._lanes = self._clients, [], None
+        await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
 
     async def check_all(self, refs: Iterable[ImageRef]) -> dict[ImageRef, ManifestAnswer]:
         refs = list(dict.fromkeys(refs))
@@ -206,7 +249,7 @@ class RegistryClient:
         future = self._answers.get(ref)
         if future is None:
             future = self._answers[ref] = asyncio.ensure_future(self._check(ref))
-        return await future
+        return await asyncio.shield(future)  # one caller giving up must not cancel the others' answer
 
     # -- one reference -------------------------------------------------------------------------------
 
@@ -222,7 +265,12 @@ class RegistryClient:
 
     async def _check(self, ref: ImageRef) -> ManifestAnswer:
         try:
-            return await self._manifest(ref)
+            # Timeouts inside (one exchange) become _Failure there: a TimeoutError here is the run's.
+            async with asyncio.timeout_at(self._deadline):
+                return await self._manifest(ref)
+        except TimeoutError:
+            return ManifestAnswer(UNAVAILABLE, f"no complete answer from {ref.registry} within the run's "
+                                               f"deadline (registries.deadline: {self.settings.deadline:g} s)")
         except _Failure as failure:
             return ManifestAnswer(failure.outcome, failure.detail)
         except Exception as exc:  # noqa: BLE001 - a probe answers, it never raises
@@ -230,22 +278,53 @@ class RegistryClient:
 
     async def _manifest(self, ref: ImageRef) -> ManifestAnswer:
         url = self.manifest_url(ref)
-        auth = await self._known_auth(ref)
-        reply = await self._send("HEAD", url, {"Accept": ACCEPT}, auth)
-        if reply.status == 401:
-            auth = await self._authorize(ref, reply)
+        learned = self._learned.get(ref.registry)
+        if learned is None:
+            # The registry's first reference goes alone and learns how the registry authenticates; the
+            # others wait for its answer and then come with a token (or Basic) at once, instead of all
+            # meeting the same 401 first: that doubled the requests to a registry with token auth.
+            learned = self._learned[ref.registry] = asyncio.Event()
+            auth = None
+            try:
+                reply = await self._send("HEAD", url, {"Accept": ACCEPT}, auth)
+                challenge = self._challenge(ref, reply) if reply.status == 401 else None
+            finally:
+                learned.set()
+        else:
+            await learned.wait()
+            auth = await self._known_auth(ref)
+            reply = await self._send("HEAD", url, {"Accept": ACCEPT}, auth)
+            challenge = self._challenge(ref, reply) if reply.status == 401 else None
+        if challenge is not None:
+            auth = await self._auth_for(ref, *challenge)
             reply = await self._send("HEAD", url, {"Accept": ACCEPT}, auth)
         what = f"{ref.repository}@{ref.digest}" if ref.digest else f"{ref.repository}:{ref.reference}"
         if reply.status == 200:
-            media_type = reply.headers.get("content-type", "").partition(";")[0].strip() or None
-            if media_type is not None and media_type not in MANIFEST_TYPES:
-                raise _Failure(BAD_FORMAT, f"{ref.registry} answered for {what} with media type {media_type}, "
-                                           f"not an OCI or Docker v2 manifest or index")
-            answer = ManifestAnswer(FOUND, media_type=media_type, digest=reply.headers.get("docker-content-digest"))
-            if media_type in INDEX_TYPES and self.settings.platforms:
+            answer = self._found(ref, reply, what)
+            if answer.media_type in INDEX_TYPES and self.settings.platforms:
                 answer = await self._with_platforms(ref, answer, auth)
             return answer
         raise self._failure(ref, reply, auth, what)
+
+    def _found(self, ref: ImageRef, reply: _Reply, what: str) -> ManifestAnswer:
+        """A 200 counts only with what a registry always sends with a manifest: a manifest media type and
+        its digest. A captive portal or a misconfigured proxy answers 200 to anything, usually text/html
+        and never with Docker-Content-Digest; taking that for "found" would pass every image."""
+        media_type = reply.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type not in MANIFEST_TYPES:
+            shown = media_type[:80] if media_type and SAFE_HEADER_VALUE.fullmatch(media_type) else "none"
+            raise _Failure(BAD_FORMAT, f"bad answer: not a manifest media type: {ref.registry} answered 200 for "
+                                       f"{what} with Content-Type {shown}, not an OCI or Docker v2 manifest or "
+                                       f"index (a proxy or captive portal answering for the registry?)")
+        digest = reply.headers.get("docker-content-digest", "").strip()
+        if not valid_digest(digest):
+            raise _Failure(BAD_FORMAT, f"bad answer: no digest: {ref.registry} answered 200 for {what} without a "
+                                       f"valid Docker-Content-Digest, which a registry sends with every manifest "
+                                       f"(a proxy or captive portal answering for the registry?)")
+        if ref.digest and digest != ref.digest:
+            raise _Failure(BAD_FORMAT, f"bad answer: {ref.registry} answered for {what} with another digest, "
+                                       f"{digest[:80]}")
+        return ManifestAnswer(FOUND, media_type=media_type, digest=digest)
 
     def _failure(self, ref: ImageRef, reply: _Reply, auth: _Auth | None, what: str) -> _Failure:
         status, note = reply.status, (f" ({auth.note})" if auth and auth.note else "")
@@ -271,21 +350,35 @@ class RegistryClient:
                                     f"API does not use for a manifest lookup")
 
     async def _with_platforms(self, ref: ImageRef, answer: ManifestAnswer, auth: _Auth | None) -> ManifestAnswer:
-        """Read the index body (only for the platform check) and list its platforms."""
+        """Read the index body (only for the platform check) and list its platforms.
+
+        The registry not answering the GET leaves the image found with its platforms unknown. A body that
+        is not the index the HEAD described (not strict JSON, not an index, not the digest) makes the
+        whole answer a bad one: containerd would not pull it either."""
         target = answer.digest or ref.reference
         url = self.manifest_url(ref, target)
+        what = f"{ref.repository}@{target}"
         try:
             reply = await self._send("GET", url, {"Accept": ACCEPT}, auth)
             if reply.status != 200:
-                raise self._failure(ref, reply, auth, f"{ref.repository}@{target}")
-            data = json.loads(reply.body)
-            entries = data.get("manifests") if isinstance(data, dict) else None
-            if not isinstance(entries, list):
-                raise _Failure(BAD_FORMAT, "the index has no `manifests` list")
+                raise self._failure(ref, reply, auth, what)
         except _Failure as failure:
+            if failure.outcome == BAD_FORMAT:
+                raise
             return replace(answer, platform_problem=failure.detail)
+        algorithm, _, expected = (answer.digest or "").partition(":")
+        if algorithm == "sha256" and hashlib.sha256(reply.body).hexdigest() != expected:
+            raise _Failure(BAD_FORMAT, f"bad answer: the index body {ref.registry} sent for {what} does not "
+                                       f"match its digest")
+        try:
+            data = strict_json(reply.body)
         except ValueError:
-            return replace(answer, platform_problem="the index body is not JSON")
+            raise _Failure(BAD_FORMAT, f"bad answer: the index body {ref.registry} sent for {what} is not "
+                                       f"strict JSON (NaN, Infinity, invalid UTF-8 or a syntax error)") from None
+        entries = data.get("manifests") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            raise _Failure(BAD_FORMAT, f"bad answer: the index {ref.registry} sent for {what} has no "
+                                       f"`manifests` list")
         platforms = tuple(dict.fromkeys(p for e in entries if isinstance(e, dict) and (p := platform_of(e))))
         return replace(answer, platforms=platforms)
 
@@ -302,7 +395,8 @@ class RegistryClient:
         except _Failure:
             return None  # the request goes out without it and meets the challenge afresh
 
-    async def _authorize(self, ref: ImageRef, reply: _Reply) -> _Auth:
+    def _challenge(self, ref: ImageRef, reply: _Reply) -> tuple[str, dict[str, str]]:
+        """The challenge of a 401 to answer (Bearer, else Basic), remembered for the registry."""
         challenges = parse_challenges(reply.headers.get_list("www-authenticate"))
         chosen = next((c for c in challenges if c[0] == "bearer"), None) or \
             next((c for c in challenges if c[0] == "basic"), None)
@@ -314,10 +408,16 @@ class RegistryClient:
         if scheme == "bearer":
             params = {**params, "scope": params.get("scope") or f"repository:{ref.repository}:pull"}
         self._schemes[ref.registry] = (scheme, {k: v for k, v in params.items() if k != "scope"})
-        return await self._auth_for(ref, scheme, params)
+        return scheme, params
 
     async def _auth_for(self, ref: ImageRef, scheme: str, params: dict[str, str]) -> _Auth:
         lookup = await self.credentials.lookup(ref.registry)
+        if lookup.credential is not None and lookup.credential.malformed:
+            # Never sent (a CR or LF would add headers of the registry's choosing to the request, a NUL
+            # makes the HTTP library fail with a message that quotes it) and never echoed.
+            raise _Failure(AUTHENTICATION, f"credential for {ref.registry} is malformed: it holds a control "
+                                           f"character (CR, LF, NUL or another); it was not sent "
+                                           f"(from {lookup.credential.source})")
         if scheme == "basic":
             credential = lookup.credential
             if credential is None or credential.basic is None:
@@ -331,20 +431,25 @@ class RegistryClient:
         future = self._tokens.get(key)
         if future is None:
             future = self._tokens[key] = asyncio.ensure_future(self._token(ref, params, scope, lookup))
-        return await future
+        # Shielded: one reference reaching the deadline must not cancel the token the others wait for.
+        return await asyncio.shield(future)
 
     def credential_allowed(self, ref: ImageRef, realm: httpx.URL) -> str:
-        """'' when credentials for `ref`'s registry may go to `realm`, else why not."""
+        """'' when credentials for `ref`'s registry may go to `realm`, else why not.
+
+        Origins, not hosts: another port of the registry's host is another server (another tenant of a
+        shared host, a debug endpoint), so the realm must match scheme, host and port. An authHosts
+        entry without a port means 443."""
         if realm.scheme != "https":
             return "the token service is not HTTPS"
-        own = httpx.URL(f"https://{ref.api_host}/").host
-        if realm.host == own:
+        if _origin(realm) == self.origin(ref):
             return ""
-        allowed = self.settings.auth_hosts.get(ref.registry, frozenset())
-        port = f":{realm.port}" if realm.port else ""
-        if realm.host in allowed or f"{realm.host}{port}" in allowed:
+        allowed = {_origin(httpx.URL(f"https://{entry}/")) for entry in
+                   self.settings.auth_hosts.get(ref.registry, frozenset()) if _usable_host(entry)}
+        if _origin(realm) in allowed:
             return ""
-        return f"{realm.host} is not the registry's host nor in registries.{ref.registry}.authHosts"
+        return (f"{_netloc(realm)} is not the registry's origin ({_netloc(httpx.URL(self.manifest_url(ref)))} "
+                f"over {self.scheme(ref.registry).upper()}) nor in registries.{ref.registry}.authHosts")
 
     async def _token(self, ref: ImageRef, params: dict[str, str], scope: str, lookup: Lookup) -> _Auth:
         realm_text = params.get("realm", "")
@@ -354,13 +459,15 @@ class RegistryClient:
             realm = None
         if realm is None or realm.scheme not in ("http", "https") or not realm.host:
             raise _Failure(BAD_FORMAT, f"{ref.registry} named no usable token realm in its Bearer challenge")
+        if realm.userinfo:  # httpx would send it as Basic credentials, of the registry's choosing
+            realm = realm.copy_with(username=None, password=None)
         credential: Credential | None = lookup.credential
         notes = [lookup.note] if lookup.note else []
         if credential is not None:
             refused = self.credential_allowed(ref, realm)
             if refused:
                 notes.append(f"credentials ({credential.source}) were not sent to the token service "
-                             f"{realm.host} because {refused}; the token was asked for anonymously")
+                             f"{_netloc(realm)} because {refused}; the token was asked for anonymously")
                 credential = None
         query: list[tuple[str, str]] = [("scope", s) for s in scope.split()]
         if params.get("service"):
@@ -390,101 +497,217 @@ class RegistryClient:
         if reply.status != 200:
             raise _Failure(BAD_FORMAT, f"the token service {realm.host} answered HTTP {reply.status}")
         try:
-            body = json.loads(reply.body)
+            body = strict_json(reply.body)
             token = body.get("token") or body.get("access_token")
         except (ValueError, AttributeError):
             token = None
         if not isinstance(token, str) or not token:
             raise _Failure(BAD_FORMAT, f"the token service {realm.host} answered without a token")
+        if not TOKEN.fullmatch(token):
+            raise _Failure(BAD_FORMAT, f"the token service {realm.host} answered with a malformed token "
+                                       f"(control characters, spaces or non-ASCII in it); it was not used")
         return _Auth(f"Bearer {token}", self.origin(ref), credential is not None, note="; ".join(notes))
 
     # -- HTTP ----------------------------------------------------------------------------------------
 
     async def _send(self, method: str, url: str, headers: dict[str, str], auth: _Auth | None, *,
                     data: dict[str, str] | None = None) -> _Reply:
-        """One exchange, retried with backoff on 429/5xx (Retry-After honoured) and transport errors."""
+        """One exchange, retried with backoff on 429/5xx (Retry-After honoured), transport errors and
+        exchanges that took longer than `timeout` in all."""
         headers = dict(headers)
-        if auth is not None and _origin(httpx.URL(url)) == auth.origin:
+        target = httpx.URL(url)
+        if auth is not None and _origin(target) == auth.origin:
             headers["Authorization"] = auth.header
+        for name, value in headers.items():
+            if not SAFE_HEADER_VALUE.fullmatch(value):
+                # Last line of defence for a value built from a credential or a token; never echoed.
+                raise _Failure(AUTHENTICATION, f"credential for {_netloc(target)} is malformed: the {name} "
+                                               f"header would hold a control character; it was not sent")
         settings = self.settings
+        loop = asyncio.get_running_loop()
         for attempt in range(settings.retries + 1):
             backoff = settings.backoff * (2 ** attempt) * (1 + random.random() / 10)
+            lanes = self._lanes
+            assert lanes is not None, "use RegistryClient as an async context manager"
+            lane = await lanes.get()
+            failure: _Failure | None = None
             try:
-                async with self._slots:
-                    reply = await self._follow(method, url, headers, data)
+                # The whole exchange, body and redirects included: httpx's read timeout restarts
+                # with every byte received, so one byte every few seconds would never trip it.
+                async with asyncio.timeout(settings.timeout):
+                    reply = await self._follow(lane, method, target, headers, data)
+            except TimeoutError:
+                failure = _Failure(UNAVAILABLE, f"{_netloc(target)} sent no complete answer within "
+                                                f"{settings.timeout:g} s (the limit for one request)")
             except httpx.TransportError as exc:
+                failure = _Failure(UNAVAILABLE, describe_error(exc, target))
+            finally:
+                lanes.put_nowait(lane)  # also after a failure or a cancellation: httpcore dropped the connection
+            if failure is not None:
                 if attempt == settings.retries:
-                    raise _Failure(UNAVAILABLE, _describe(exc, httpx.URL(url))) from None
+                    raise failure
                 await asyncio.sleep(backoff)
                 continue
             if reply.status not in RETRY_STATUSES or attempt == settings.retries:
                 return reply
             delay = retry_delay(reply.headers, backoff)
-            if delay > settings.max_retry_after:
-                return reply
-            log.debug("%s %s: HTTP %s, retrying in %.2f s", method, _safe(url), reply.status, delay)
+            if delay > settings.max_retry_after or loop.time() + delay >= self._deadline:
+                return reply  # answered as it is (rate limited, unavailable) rather than at the deadline
+            log.debug("%s %s: HTTP %s, retrying in %.2f s", method, _Safe(target), reply.status, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _follow(self, method: str, url: str, headers: dict[str, str], data: dict[str, str] | None) -> _Reply:
-        assert self._http is not None, "use RegistryClient as an async context manager"
-        current = httpx.URL(url)
+    async def _follow(self, http: httpx.AsyncClient, method: str, url: httpx.URL, headers: dict[str, str],
+                      data: dict[str, str] | None) -> _Reply:
+        current = url
         for _ in range(MAX_REDIRECTS + 1):
             self.requests += 1
-            request = self._http.build_request(method, current, headers=headers, data=data)
-            response = await self._http.send(request, stream=True)
+            request = http.build_request(method, current, headers=headers, data=data)
+            response = await http.send(request, stream=True)
             try:
-                log.debug("%s %s -> %s", method, _safe(str(current)), response.status_code)
-                location = response.headers.get("location")
-                if response.status_code in REDIRECT_STATUSES and location:
-                    target = current.join(location)
-                    if target.scheme not in ("http", "https"):
-                        raise _Failure(BAD_FORMAT, f"redirect to an unsupported scheme {target.scheme!r}")
+                log.debug("%s %s -> %s", method, _Safe(current), response.status_code)
+                status, location = response.status_code, response.headers.get("location")
+                if status in REDIRECT_STATUSES and location:
+                    target = _redirect_target(current, location)
                     if _origin(target) != _origin(current):
-                        # A redirect to another origin (a CDN, a hostile host) never carries credentials:
-                        # not the Authorization header, and not a form body, which only the
-                        # identity-token grant sends (a 307/308 would repost its refresh token).
-                        if data is not None and response.status_code in (307, 308):
-                            raise _Failure(AUTHENTICATION, f"the token service {current.host} redirected the "
-                                                           f"credential-bearing request to {target.host}; not "
-                                                           f"followed")
+                        # Another origin (a CDN, another port, a hostile host) gets no credential, on any
+                        # redirect status: the Authorization header is dropped, and a credential-bearing
+                        # body (only the identity-token grant sends one, with the refresh token in it) is
+                        # never re-sent. A 307/308 would repost it as is, and for a 301/302 many clients
+                        # repost it too; a 303 would turn it into a pointless anonymous GET.
+                        if data is not None:
+                            raise _Failure(AUTHENTICATION, f"the token service {_netloc(current)} redirected the "
+                                                           f"credential-bearing request (HTTP {status}) to "
+                                                           f"another origin, {_netloc(target)}; not followed")
                         headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-                    if response.status_code == 303:
-                        method, data = "GET", None
+                    if status == 303 or (status in (301, 302) and method == "POST"):
+                        # As browsers and Go's net/http do: the redirected request is a GET without body.
+                        method, data = ("HEAD" if method == "HEAD" else "GET"), None
+                    await _drain(response)
                     current = target
                     continue
-                body = b""
-                if method != "HEAD":
-                    chunks, size = [], 0
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > MAX_BODY:
-                            raise _Failure(BAD_FORMAT, f"answer from {current.host} larger than {MAX_BODY} bytes")
-                        chunks.append(chunk)
-                    body = b"".join(chunks)
-                return _Reply(response.status_code, response.headers, body, current)
+                # Read to the end even for a HEAD (no body): httpcore puts a connection back in the pool
+                # only once the response is complete, and closes it otherwise, so an unread HEAD cost a
+                # new TCP (and TLS) connection per request.
+                body = await _read_body(response, current, head=method == "HEAD")
+                return _Reply(status, response.headers, body, current)
             finally:
                 await response.aclose()
-        raise _Failure(BAD_FORMAT, f"more than {MAX_REDIRECTS} redirects from {httpx.URL(url).host}")
+        raise _Failure(BAD_FORMAT, f"more than {MAX_REDIRECTS} redirects from {_netloc(url)}")
+
+
+async def _read_body(response: httpx.Response, url: httpx.URL, *, head: bool = False) -> bytes:
+    """The body, at most MAX_BODY bytes (a manifest, an index, a token or an error is far smaller).
+    A HEAD's Content-Length is the size of the manifest it did not send."""
+    too_big = _Failure(BAD_FORMAT, f"bad answer: the answer from {_netloc(url)} is larger than {MAX_BODY} bytes")
+    announced = response.headers.get("content-length", "")
+    if not head and announced.isdigit() and int(announced) > MAX_BODY:
+        raise too_big
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _drain(response: httpx.Response, limit: int = 64 * 1024) -> None:
+    """Read a body nobody needs (a redirect's) so the connection can be reused; past `limit`, give the
+    connection up instead."""
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            return
+
+
+def _redirect_target(current: httpx.URL, location: str) -> httpx.URL:
+    try:
+        target = current.join(location)
+    except (httpx.InvalidURL, ValueError):
+        raise _Failure(BAD_FORMAT, f"bad answer: {_netloc(current)} redirected to an unusable Location") from None
+    if target.scheme not in ("http", "https") or not target.host:
+        raise _Failure(BAD_FORMAT, f"bad answer: {_netloc(current)} redirected to an unsupported URL "
+                                   f"(scheme {target.scheme[:10]!r})")
+    # Userinfo in a Location would make httpx send Basic credentials of the redirecting server's choosing.
+    return target.copy_with(username=None, password=None) if target.userinfo else target
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int]:
     return (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
 
 
-def _safe(url: str) -> str:
-    """A URL for a log line: no userinfo (our URLs never carry any, but the registry picks redirects)."""
-    parsed = httpx.URL(url)
-    return str(parsed.copy_with(username=None, password=None)) if parsed.userinfo else url
+def _netloc(url: httpx.URL) -> str:
+    """host[:port] of a URL, never its userinfo."""
+    return f"{url.host}:{url.port}" if url.port else url.host
 
 
-def _describe(exc: httpx.TransportError, url: httpx.URL) -> str:
-    text = str(exc)
+def _usable_host(entry: str) -> bool:
+    try:
+        return bool(httpx.URL(f"https://{entry}/").host)
+    except httpx.InvalidURL:
+        return False
+
+
+class _Safe:
+    """A URL for a log line, made only if the line is written: no userinfo (our URLs never carry any,
+    and redirect targets lose theirs, but a log line is no place to find out)."""
+
+    def __init__(self, url: httpx.URL):
+        self.url = url
+
+    def __str__(self) -> str:
+        url = self.url
+        return str(url.copy_with(username=None, password=None) if url.userinfo else url)
+
+
+def describe_error(exc: httpx.TransportError, url: httpx.URL) -> str:
+    """A transport failure as a fixed cause: the exception's class and facts known to hold no credential
+    (host:port, an errno's text, OpenSSL's reason code). Never `str(exc)`: h11 refuses a bad header
+    with "Illegal header value b'Bearer ...'", and other errors may quote the request as well."""
+    where, kind = _netloc(url), type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
-        return f"{url.netloc.decode()} did not answer in time ({type(exc).__name__})"
-    if "SSL" in text or "CERTIFICATE" in text.upper():
-        return f"TLS error with {url.netloc.decode()}: {text}"
-    return f"cannot reach {url.netloc.decode()}: {text or type(exc).__name__}"
+        return f"{where} did not answer in time ({kind})"
+    tls = next((e for e in _causes(exc) if isinstance(e, ssl.SSLError)), None)
+    if tls is not None:
+        facts = [str(tls.reason)] if isinstance(getattr(tls, "reason", None), str) else []
+        verify = getattr(tls, "verify_message", None)
+        if isinstance(verify, str) and verify and SAFE_HEADER_VALUE.fullmatch(verify):
+            facts.append(verify[:120])
+        return f"TLS error with {where} ({kind}{': ' + ', '.join(facts) if facts else ''})"
+    if isinstance(exc, httpx.LocalProtocolError):
+        return f"the request to {where} could not be sent ({kind})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"{where} broke the HTTP protocol ({kind})"
+    code = next((e.errno for e in _causes(exc) if isinstance(e, OSError) and e.errno in errno.errorcode), None)
+    return f"cannot reach {where} ({kind}{': ' + os.strerror(code) if code else ''})"
+
+
+def _causes(exc: BaseException):
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def valid_digest(text: str) -> bool:
+    """`algorithm:encoded` as the OCI image spec writes a digest; sha256 and sha512 as lowercase hex."""
+    if not DIGEST.fullmatch(text):
+        return False
+    algorithm, _, encoded = text.partition(":")
+    size = {"sha256": 64, "sha512": 128}.get(algorithm)
+    return size is None or bool(re.fullmatch(rf"[a-f0-9]{{{size}}}", encoded))
+
+
+def strict_json(body: bytes) -> Any:
+    """JSON as RFC 8259 defines it: Python's json accepts NaN, Infinity and -Infinity, which no
+    registry sends and no Go client (containerd, Docker) reads; a body holding them is not a manifest."""
+    def refuse(name: str) -> Any:
+        raise ValueError(f"not JSON: {name}")
+    return json.loads(body.decode("utf-8"), parse_constant=refuse)
 
 
 def _error_codes(body: bytes) -> str:

@@ -109,3 +109,16 @@ def test_secrets_are_redacted_and_bad_configs_do_not_echo(tmp_path):
     store = CredentialStore(tmp_path / "broken.json", env={})
     assert store.problems and not any("hunter2" in p for p in store.problems)
     assert "not JSON" in asyncio.run(store.lookup("r.example.com")).note
+
+
+def test_credentials_with_control_characters_are_malformed(tmp_path):
+    """CR, LF, NUL (or any control character) in a username, password or identity token marks the
+    credential malformed (the registry client then refuses to send it); its repr still shows nothing."""
+    config = {"auths": {"crlf.example.com": {"username": "u", "password": "p\r\nX-Injected: 1"},
+                        "nul.example.com": {"identitytoken": "tok\x00en"},
+                        "tab.example.com": {"username": "u\t", "password": "p"},
+                        "fine.example.com": {"username": "ü", "password": "pässwörd with spaces"}}}
+    for host in ("crlf.example.com", "nul.example.com", "tab.example.com"):
+        found = lookup(config, host, tmp_path).credential
+        assert found.malformed and "X-Injected" not in repr(found) + str(found)
+    assert not lookup(config, "fine.example.com", tmp_path).credential.malformed

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from hostile_registry import Answer, HostileServer, bearer_challenge, token_answer
 from registry_server import (  # noqa: F401 - fixtures are used by name
     REGISTRY_BINARY,
     LocalServer,
@@ -98,6 +99,12 @@ def ask(refs: list[str], *, config: Path | None = None, ssl_context: ssl.SSLCont
 
 def insecure(registry) -> dict:
     return {"insecure": frozenset({registry.host})}
+
+
+def trusting(registry, token_server) -> dict:
+    """Plain-HTTP `registry` whose HTTPS token service (on another port of 127.0.0.1, so another origin)
+    is named in authHosts, as a registry with its token service beside it is configured."""
+    return {**insecure(registry), "auth_hosts": {registry.host: frozenset({f"127.0.0.1:{token_server.port}"})}}
 
 
 # -- an open registry --------------------------------------------------------------------------------
@@ -215,14 +222,14 @@ def test_anonymous_token(token_setup, client_ssl):
 
 
 def test_token_with_credentials(token_setup, tmp_path, client_ssl):
-    """Credentials go to an HTTPS realm on the registry's host: found; wrong password -> authentication."""
+    """Credentials go to an allowed HTTPS realm: found; wrong password -> authentication."""
     registry = token_setup["same"]
     ref = f"{registry.host}/acme/pay-web:1.4.2"
+    allowed = trusting(registry, token_setup["server"])
     good, _ = ask([ref, f"{registry.host}/acme/rbac-web:1.4.2"], ssl_context=client_ssl,
-                       config=config_file(tmp_path, registry.host, username=USER, password=PASSWORD),
-                       **insecure(registry))
+                       config=config_file(tmp_path, registry.host, username=USER, password=PASSWORD), **allowed)
     bad, _ = ask([ref], ssl_context=client_ssl,
-                 config=config_file(tmp_path, registry.host, username=USER, password="wrong"), **insecure(registry))
+                 config=config_file(tmp_path, registry.host, username=USER, password="wrong"), **allowed)
     assert all(a.found for a in good.values())
     assert bad[ref].outcome == reg.AUTHENTICATION and "refused credentials" in bad[ref].detail
 
@@ -234,7 +241,7 @@ def test_identity_token_uses_the_refresh_token_grant(token_setup, tmp_path, clie
     before = len(server.seen)
     answers, _ = ask([ref], ssl_context=client_ssl, config=config_file(tmp_path, registry.host, username="x",
                                                                          identitytoken=IDENTITY_TOKEN),
-                     **insecure(registry))
+                     **trusting(registry, server))
     assert answers[ref].found
     assert [s.method for s in server.seen[before:]] == ["POST"]
 
@@ -254,9 +261,27 @@ def test_credentials_never_go_to_a_realm_on_another_host(token_setup, tmp_path, 
 
     before = len(server.seen)
     allowed, _ = ask([ref], ssl_context=client_ssl, config=config,
-                     auth_hosts={registry.host: frozenset({"localhost"})}, **insecure(registry))
+                     auth_hosts={registry.host: frozenset({f"localhost:{server.port}"})}, **insecure(registry))
     assert allowed[ref].found
     assert all("Authorization" in s.headers for s in server.seen[before:])
+
+
+def test_credentials_never_go_to_a_realm_on_another_port(token_setup, tmp_path, client_ssl):
+    """A realm on the registry's host but another port is another origin: the token is asked for
+    anonymously (the finding says why); `authHosts: [host:port]` allows it, `authHosts: [host]` (443) not."""
+    registry, server = token_setup["same"], token_setup["server"]
+    ref = f"{registry.host}/acme/pay-web:1.4.2"
+    config = config_file(tmp_path, registry.host, username=USER, password=PASSWORD)
+    for auth_hosts in ({}, {registry.host: frozenset({"127.0.0.1"})}):
+        before = len(server.seen)
+        refused, _ = ask([ref], ssl_context=client_ssl, config=config, auth_hosts=auth_hosts, **insecure(registry))
+        sent = server.seen[before:]
+        assert sent and all("Authorization" not in s.headers for s in sent)
+        assert refused[ref].outcome == reg.AUTHORIZATION
+        assert f"not sent to the token service 127.0.0.1:{server.port} because" in refused[ref].detail
+    before = len(server.seen)
+    allowed, _ = ask([ref], ssl_context=client_ssl, config=config, **trusting(registry, server))
+    assert allowed[ref].found and all("Authorization" in s.headers for s in server.seen[before:])
 
 
 def test_credentials_never_go_to_a_plain_http_realm(token_setup, tmp_path):
@@ -360,7 +385,8 @@ def test_no_secret_in_answers_reprs_or_debug_logs(token_setup, basic_registry, t
     refs = [f"{registry.host}/acme/pay-web:1.4.2", f"{registry.host}/acme/nope:1",
             f"{basic_registry.host}/acme/pay-web:1.4.2", f"{basic_registry.host}/acme/nope:1"]
     answers, client = ask(refs, ssl_context=client_ssl, config=config,
-                          insecure=frozenset({registry.host, basic_registry.host}))
+                          insecure=frozenset({registry.host, basic_registry.host}),
+                          auth_hosts=trusting(registry, token_setup["server"])["auth_hosts"])
     assert [a.outcome for a in answers.values()] == [reg.FOUND, reg.ABSENT, reg.FOUND, reg.ABSENT]
     text = caplog.text + repr(answers) + repr(client)
     store = CredentialStore(config, env={})
@@ -393,3 +419,34 @@ def test_token_post_is_not_reposted_to_another_host():
     assert other.seen == []
     assert "redirected the credential-bearing request" in str(failure.value.detail)
     assert IDENTITY_TOKEN not in str(failure.value.detail)
+
+
+# -- connections and request counts ----------------------------------------------------------------------
+
+def test_connections_are_kept_alive():
+    """300 references cost 300 HEADs over at most `concurrency` connections (an unread HEAD response
+    used to close its connection: one new TCP/TLS connection per reference)."""
+    server = HostileServer(lambda request: Answer(200, MANIFEST_HEADERS))
+    try:
+        answers, _ = ask([f"{server.host}/acme/app:{i}" for i in range(300)], insecure=frozenset({server.host}),
+                         concurrency=8)
+    finally:
+        server.stop()
+    assert all(a.found for a in answers.values())
+    assert len(server.seen) == 300 and server.connections <= 8
+
+
+def test_a_token_registry_answers_401_once_not_once_per_reference():
+    """Against Bearer auth, only the registry's first request meets the 401; the others wait for it and
+    come with their token (one per repository), so 100 references cost 101 HEADs and 5 tokens."""
+    tokens = HostileServer(lambda request: token_answer("t0ken"))
+    server = HostileServer(lambda request: Answer(200, MANIFEST_HEADERS) if request.headers.get("authorization") == "Bearer t0ken"
+                           else Answer(401, bearer_challenge(f"{tokens.url()}/token")))
+    try:
+        answers, _ = ask([f"{server.host}/acme/app{i % 5}:{i}" for i in range(100)],
+                         insecure=frozenset({server.host}))
+    finally:
+        server.stop()
+        tokens.stop()
+    assert all(a.found for a in answers.values())
+    assert len(server.seen) == 101 and len(tokens.seen) == 5
