@@ -23,7 +23,17 @@ from gate.sources.documents import Problem
 CHECK_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _MISSING = object()
 
-__all__ = ["Check", "Context", "Hit", "collector"]
+__all__ = ["Check", "Context", "Hit", "InputCounts", "collector"]
+
+
+@dataclass(frozen=True)
+class InputCounts:
+    """What the render's sources read, for checks about the input as a whole (input-empty)."""
+
+    files: int = 0
+    documents: int = 0  # documents with content (empty ones are not counted)
+    skipped: tuple[tuple[str, int, str], ...] = ()  # (file, line, reason): documents that are not objects
+    first_input: str = ""  # the first file (or <stdin>) read, for a location when nothing else has one
 
 
 @dataclass
@@ -39,6 +49,7 @@ class Context:
     check_ids: frozenset[str] = frozenset()  # every id of the catalogue (suppressions may name any)
     selected: frozenset[str] = frozenset()  # the ids this run runs
     cluster_state_sources: tuple[str, ...] = ()
+    inputs: InputCounts = field(default_factory=InputCounts)  # what the render's sources read
     probes: dict[str, dict[Any, Any]] = field(default_factory=dict)  # probe name -> request -> result
     probe_status: dict[str, ProbeStatus] = field(default_factory=dict)
     current: Check | None = None  # the check being run: `option` holds it to what it declares

@@ -163,14 +163,15 @@ def gateway_invalid(ctx: Context) -> Iterator[Hit]:
                                f"the previous version keeps serving", hostname=hostname)
         for problem, hostname in _controller_problems(ctx, listeners):
             others = len(listeners) - 1
-            effect = (f"Traefik marks the whole Gateway not Programmed, taking its {others} other listener"
-                      f"{'s' if others != 1 else ''} down with it" if traefik else
+            others_down = ("" if others == 0 else ", taking its other listener down with it" if others == 1
+                           else f", taking its {others} other listeners down with it")
+            effect = (f"Traefik marks the whole Gateway not Programmed{others_down}" if traefik else
                       "the listener is not Programmed (Accepted=False)")
             yield Hit(gateway, f"{problem}; {effect}", hostname=hostname)
     for route in ctx.index.routes:
         if len(route.hostnames) > MAX_ROUTE_HOSTNAMES:
             yield Hit(route.resource, f"has {len(route.hostnames)} hostnames, more than the {MAX_ROUTE_HOSTNAMES} "
-                                      f"the API allows: the API server rejects it")
+                                      f"the API allows: the API server rejects it", item="route")
 
 
 @check("gateway-blast-radius", "warning", item="listener",

@@ -117,14 +117,15 @@ def blast_radius(listener: Listener, others: int, controller: str) -> str:
     gateway = f"{listener.gateway.namespace}/{listener.gateway.name}"
     if others <= 0:
         return f"Gateway {gateway} has no other listener"
-    plural = "s" if others != 1 else ""
     if controller == "traefik":
         # traefik pkg/provider/kubernetes/gateway: any listener error makes the whole Gateway not Programmed
-        return (f"Traefik marks the whole Gateway {gateway} not Programmed, so its {others} other listener{plural} "
-                f"stop serving with it")
-    return (f"Gateway {gateway} has {others} other listener{plural}: per the Gateway API spec only this listener "
-            f"stops (ResolvedRefs=False), but controllers that reject the whole Gateway (Traefik) take all "
-            f"{others} down with it")
+        them = "its other listener stops" if others == 1 else f"its {others} other listeners stop"
+        return f"Traefik marks the whole Gateway {gateway} not Programmed, so {them} serving with it"
+    counted = "1 other listener" if others == 1 else f"{others} other listeners"
+    taken = "the other one" if others == 1 else f"all {others}"
+    return (f"Gateway {gateway} has {counted}: per the Gateway API spec only this listener stops "
+            f"(ResolvedRefs=False), but controllers that reject the whole Gateway (Traefik) take {taken} down "
+            f"with it")
 
 
 def attachable(listeners: list[Listener], namespace: str, kind: str, hostnames: list[str],

@@ -57,7 +57,7 @@ def test_traefik_profile_requires_entrypoint_ports(tmp_path):
     report = check_text(tmp_path, render, policy=policy(tmp_path, "gatewayController: traefik\n"))
     invalid, = [f for f in report.findings if f.check == "gateway-invalid"]
     assert "port 80" in invalid.message and "PortUnavailable" in invalid.message
-    assert "whole Gateway not Programmed, taking its 1 other listener down" in invalid.message
+    assert "whole Gateway not Programmed, taking its other listener down with it" in invalid.message
     custom = policy(tmp_path, "gatewayController: traefik\ntraefik:\n  entryPoints: {http: 80}\n")
     assert "gateway-invalid" not in ids(check_text(tmp_path, render, policy=custom))
 
@@ -69,7 +69,20 @@ def test_blast_radius_wording_follows_the_controller(tmp_path):
     assert "per the Gateway API spec only this listener stops" in missing.message
     traefik = check_text(tmp_path, gateway(), policy=policy(tmp_path, "gatewayController: traefik\n"))
     missing, = [f for f in traefik.findings if f.check == "listener-secret-missing"]
-    assert "Traefik marks the whole Gateway infra/gw not Programmed, so its 1 other listener stop" in missing.message
+    assert "Traefik marks the whole Gateway infra/gw not Programmed, so its other listener stops" in missing.message
+
+
+def test_counts_in_messages_read_as_english(tmp_path):
+    """One other listener is "the other one", never "all 1"; a lone listener has no "0 other listeners"."""
+    generic = check_text(tmp_path, gateway())
+    missing, = [f for f in generic.findings if f.check == "listener-secret-missing"]
+    assert "has 1 other listener:" in missing.message and "take the other one down" in missing.message
+    assert "all 1" not in missing.message
+    alone = gateway(port=80).split("  - name: app-https")[0]
+    report = check_text(tmp_path, alone, policy=policy(tmp_path, "gatewayController: traefik\n"))
+    invalid, = [f for f in report.findings if f.check == "gateway-invalid"]
+    assert invalid.message.endswith("PortUnavailable; Traefik marks the whole Gateway not Programmed")
+    assert "0 other" not in invalid.message
 
 
 def test_unknown_controller_is_a_policy_error(tmp_path):
