@@ -249,6 +249,11 @@ class Report:
     def exit_code(self) -> int:
         return self.verdict.exit_code
 
+    def fails(self, service: ServiceChecklist) -> bool:
+        """A finding on one of the service's lines fails the gate (verified or not, as the policy says)."""
+        threshold = SEVERITY_RANK[self.fail_on]
+        return any(SEVERITY_RANK[f.severity] >= threshold for item in service.items for f in item.findings)
+
     def lines(self, status: str) -> list[ChecklistItem]:
         return [item for service in self.services for item in service.items if item.status == status]
 
@@ -269,7 +274,7 @@ class Report:
         return {
             "resources": self.resources,
             "services": len(self.services),
-            "failingServices": sum(1 for s in self.services if s.status == "fail"),
+            "failingServices": sum(1 for s in self.services if self.fails(s)),
             "outsideServices": len(self.unassigned),
             "notVerifiedOffline": offline,
             "couldNotVerify": len(unverified_lines) - offline,

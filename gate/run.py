@@ -20,6 +20,7 @@ from gate.model import SEVERITY_RANK, Finding, Hit, Report, Resource, Suppressed
 from gate.policy import Policy, load_policy
 from gate.policy.decisions import Decisions
 from gate.probes.base import ProbeStatus
+from gate.progress import NO_PROGRESS, Progress
 from gate.sources import SourceError, check_options, read_known, read_render
 from gate.sources.field_lines import field_line
 from gate.sources.files import display_path, paused_gc
@@ -94,14 +95,17 @@ def run_probes(ctx: Context, checks: list[Check], canned: ProbeAnswers | None = 
         ctx.probes[probe.name] = answers
 
 
-def run(config: RunConfig, *, known: list[Resource] | None = None, probe_answers: ProbeAnswers | None = None) -> Report:
+def run(config: RunConfig, *, known: list[Resource] | None = None, probe_answers: ProbeAnswers | None = None,
+        progress: Progress = NO_PROGRESS) -> Report:
     """`known`: objects known to exist besides the cluster state the config names; `probe_answers`:
-    canned network answers by probe name, so a check's judgement is testable without a server."""
+    canned network answers by probe name, so a check's judgement is testable without a server;
+    `progress`: where to say how far a long run is (stderr, from the CLI)."""
     with paused_gc():
-        return _run(config, known or [], probe_answers)
+        return _run(config, known or [], probe_answers, progress)
 
 
-def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers | None) -> Report:
+def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers | None,
+         progress: Progress) -> Report:
     if config.fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
     policy = load_policy(config.policy, CHECKS.keys(), today=config.today)
@@ -111,8 +115,12 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
     except SourceError as exc:
         raise UsageError(str(exc)) from None
 
+    progress.stage("reading inputs")
     loaded = read_render(config)
+    if config.cluster.state_paths or config.cluster.kube:
+        progress.stage(f"read {len(loaded.resources)} resources; reading cluster state")
     state = read_known(config, loaded.resources)
+    progress.stage(f"read {loaded.files} file{'s' * (loaded.files != 1)}, {len(loaded.resources)} resources; checking")
     index = Index(loaded.resources, [*known, *state.loaded.resources], default_namespace=config.namespace)
     index.cluster_state_consulted = index.cluster_state_consulted or state.consulted
     ctx = Context(
@@ -125,6 +133,7 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
         inputs=InputCounts(files=loaded.files, documents=loaded.documents,
                            skipped=tuple((s.file, s.line, s.reason) for s in loaded.skipped),
                            first_input=_first_input(config)),
+        progress=progress,
     )
     run_probes(ctx, checks, probe_answers)
 

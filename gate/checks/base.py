@@ -18,6 +18,7 @@ from gate.config import RunConfig
 from gate.index import Index
 from gate.model import SEVERITIES, Hit
 from gate.probes.base import ProbeName, ProbeStatus
+from gate.progress import NO_PROGRESS, Progress
 from gate.sources.documents import Problem
 
 CHECK_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -53,6 +54,7 @@ class Context:
     probes: dict[str, dict[Any, Any]] = field(default_factory=dict)  # probe name -> request -> result
     probe_status: dict[str, ProbeStatus] = field(default_factory=dict)
     current: Check | None = None  # the check being run: `option` holds it to what it declares
+    progress: Progress = NO_PROGRESS  # probes say how many answers are in (stderr, long runs)
 
     @property
     def offline(self) -> bool:

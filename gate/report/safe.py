@@ -12,6 +12,7 @@ import re
 # C0 controls but tab, DEL, C1 controls (0x9b is a one-byte CSI on some terminals), line and
 # paragraph separators, bidirectional embeddings/overrides/isolates (CVE-2021-42574), surrogates.
 _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE_KEEP_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r"}
 
 
@@ -25,11 +26,12 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{code:04x}"
 
 
-def clean(text: object) -> str:
+def clean(text: object, *, keep_lines: bool = False) -> str:
     """`text` with every control character, bidi override and surrogate shown as an escape: one line,
-    inert on a terminal, encodable as UTF-8."""
+    inert on a terminal, encodable as UTF-8. `keep_lines` leaves CR and LF for a format that escapes
+    them itself (workflow commands: %0A; Markdown cells: <br>)."""
     text = text if isinstance(text, str) else str(text)
-    return _UNSAFE.sub(_escape, text)
+    return (_UNSAFE_KEEP_LINES if keep_lines else _UNSAFE).sub(_escape, text)
 
 
 def utf8(text: str) -> bytes:

@@ -20,6 +20,7 @@ from gate.report.safe import clean
 MARKS = {"pass": "[x]", "fail": "[ ]", "unverified": "[?]", "suppressed": "[-]"}
 COLOURS = {"pass": "32", "fail": "31", "unverified": "33", "suppressed": "36", "error": "31", "warning": "33",
            "info": "36", Verdict.PASSED: "32", Verdict.FAILED: "31", Verdict.ERROR: "31"}
+Seen = dict[int, str]  # id(finding) -> the service it was first shown under
 SHOWN_PER_CHECK = 3  # findings of one check on one line before "... and N more" (without --verbose)
 
 
@@ -63,24 +64,38 @@ def _finding_lines(finding: Finding, opts: Options, indent: str) -> list[str]:
     return [*lines, f"{indent}  at {_where(finding)}"]
 
 
-def _findings_block(findings: list[Finding], opts: Options, indent: str) -> list[str]:
-    """Each check's first findings, then how many more (all of them with --verbose)."""
-    if opts.verbose:
-        return [line for f in findings for line in _finding_lines(f, opts, indent)]
-    by_check: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        by_check[finding.check].append(finding)
+def _findings_block(findings: list[Finding], opts: Options, indent: str, seen: Seen | None = None,
+                    where: str = "") -> list[str]:
+    """Each check's first findings, then how many more (all of them with --verbose). A finding shown
+    under an earlier service (a Gateway shared by many) is only counted, with where it is."""
     lines: list[str] = []
-    for check_id, group in by_check.items():
-        for finding in group[:SHOWN_PER_CHECK]:
-            lines += _finding_lines(finding, opts, indent)
-        if len(group) > SHOWN_PER_CHECK:
-            lines.append(f"{indent}... and {plural(len(group) - SHOWN_PER_CHECK, f'more {check_id} finding')} "
-                         f"(--verbose shows all)")
+    if seen is not None and not opts.verbose:
+        earlier = [f for f in findings if id(f) in seen]
+        findings = [f for f in findings if id(f) not in seen]
+    else:
+        earlier = []
+    if opts.verbose:
+        lines = [line for f in findings for line in _finding_lines(f, opts, indent)]
+    else:
+        by_check: dict[str, list[Finding]] = defaultdict(list)
+        for finding in findings:
+            by_check[finding.check].append(finding)
+        for check_id, group in by_check.items():
+            for finding in group[:SHOWN_PER_CHECK]:
+                lines += _finding_lines(finding, opts, indent)
+            if len(group) > SHOWN_PER_CHECK:
+                lines.append(f"{indent}... and {plural(len(group) - SHOWN_PER_CHECK, f'more {check_id} finding')} "
+                             f"(--verbose shows all)")
+    if earlier:
+        first = seen[id(earlier[0])]
+        lines.append(f"{indent}... and {plural(len(earlier), 'finding')} shown above (under https://{first})")
+    if seen is not None:
+        for finding in findings:
+            seen.setdefault(id(finding), where)
     return lines
 
 
-def _item_lines(item: ChecklistItem, opts: Options) -> list[str]:
+def _item_lines(item: ChecklistItem, opts: Options, seen: Seen | None = None, where: str = "") -> list[str]:
     mark = _paint(MARKS[item.status], COLOURS[item.status], opts)
     detail = f" ({clean(item.note)})" if item.note and item.status != "suppressed" else ""
     if item.status == "suppressed":
@@ -88,15 +103,16 @@ def _item_lines(item: ChecklistItem, opts: Options) -> list[str]:
     about = f"  {clean(item.resource)}" if item.resource and item.status == "pass" else ""
     lines = _wrap(f"  {MARKS[item.status]} {item.label}{detail}{about}", "      ", opts)
     lines[0] = f"  {mark}{lines[0][5:]}"
-    return [*lines, *_findings_block(item.findings, opts, "      ")]
+    return [*lines, *_findings_block(item.findings, opts, "      ", seen, where)]
 
 
-def _service_block(service: ServiceChecklist, opts: Options) -> list[str]:
-    lines = [_paint(f"https://{clean(service.hostname)}", "1", opts)]
+def _service_block(service: ServiceChecklist, opts: Options, seen: Seen | None = None) -> list[str]:
+    host = clean(service.hostname)
+    lines = [_paint(f"https://{host}", "1", opts)]
     for item in service.items:
-        if opts.quiet and item.status != "fail":
+        if opts.quiet and not item.findings:
             continue
-        lines += _item_lines(item, opts)
+        lines += _item_lines(item, opts, seen, host)
     return [*lines, ""]
 
 
@@ -136,8 +152,10 @@ def _tally(report: Report, opts: Options) -> list[str]:
         lines.append(f"  {check_id:<{width}}  {described}")
         if check_id in remedies:
             lines += _wrap(f"  {'':<{width}}  fix: {clean(remedies[check_id])}", " " * (width + 9), opts)
-    quiet_checks = len({c.id for c in report.checks} - set(found))
-    lines += [f"  {plural(quiet_checks, 'other check')} found nothing", ""]
+    rest = [c for c in report.checks if c.id not in found]
+    offline = sum(1 for c in rest if c.probe and report.probe_status.get(c.probe) == "offline")
+    note = f" ({offline} not run: offline)" if offline else ""
+    lines += [f"  {plural(len(rest), 'other check')} found nothing{note}", ""]
     return lines
 
 
@@ -179,14 +197,17 @@ def render(report: Report, colour: bool = False, *, verbose: bool = False, quiet
     opts = Options(colour=colour, verbose=verbose, quiet=quiet, width=width)
     verdict_colour = COLOURS[report.verdict]
     lines = [_paint(headline(report), verdict_colour, opts), ""]
-    failing = [s for s in report.services if s.status == "fail"]
-    others = [s for s in report.services if s.status != "fail"]
+    # Services with findings first, in full: a `[?]` line whose finding could not be verified can
+    # fail the gate as surely as a `[ ]` one.
+    failing = [s for s in report.services if any(item.findings for item in s.items)]
+    others = [s for s in report.services if not any(item.findings for item in s.items)]
+    seen: Seen = {}
     for service in failing:
-        lines += _service_block(service, opts)
+        lines += _service_block(service, opts, seen)
     if not opts.quiet and others:
         if opts.verbose:
             for service in others:
-                lines += _service_block(service, opts)
+                lines += _service_block(service, opts, seen)
         else:
             lines += [_service_line(service, opts) for service in others]
             lines.append("")
