@@ -196,7 +196,7 @@ def render(report: Report, colour: bool = False, *, verbose: bool = False, quiet
            width: int | None = None) -> str:
     opts = Options(colour=colour, verbose=verbose, quiet=quiet, width=width)
     verdict_colour = COLOURS[report.verdict]
-    lines = [_paint(headline(report), verdict_colour, opts), ""]
+    lines = [*(_paint(line, verdict_colour, opts) for line in _wrap(headline(report), "  ", opts)), ""]
     # Services with findings first, in full: a `[?]` line whose finding could not be verified can
     # fail the gate as surely as a `[ ]` one.
     failing = [s for s in report.services if any(item.findings for item in s.items)]
@@ -227,5 +227,5 @@ def render(report: Report, colour: bool = False, *, verbose: bool = False, quiet
             lines.append("")
     for error in report.errors:
         lines.append(_paint(f"input error: {clean(error)}", COLOURS["error"], opts))
-    lines.append(_paint(summary_line(report), verdict_colour, opts))
+    lines += [_paint(line, verdict_colour, opts) for line in _wrap(summary_line(report), "  ", opts)]
     return "\n".join(lines) + "\n"
