@@ -199,7 +199,8 @@ def test_text_report_reads_top_down():
     remediation once; --verbose expands; --quiet keeps only failing lines and the verdict."""
     out = gate_cli("check", "--offline", "examples/incident").stdout.decode()
     lines = out.splitlines()
-    assert lines[0] == "FAILED: 11 errors in 4 of 23 services; 38 resources checked (fail on error)"
+    assert lines[0] == ("FAILED: 11 errors in 4 of 23 services; 23 not verified (offline); 38 resources checked "
+                        "(fail on error)")
     assert lines[2] == "https://pay.example.com"
     assert "[?] https://admin.example.com  4 checks passed, 1 not verified (offline)" in lines
     assert "https://admin.example.com" not in lines

@@ -171,6 +171,8 @@ def headline(report: Report) -> str:
     where = f" in {extra['failingServices']} of {plural(extra['services'], 'service')}" \
         if extra["failingServices"] else f"; {plural(extra['services'], 'service')}"
     outside = f", {extra['outsideServices']} outside any service" if extra["outsideServices"] else ""
+    if extra["notVerifiedOffline"]:  # findings that could not be verified are counted with the others
+        outside += f"; {extra['notVerifiedOffline']} not verified (offline)"
     errors = f"{plural(len(report.errors), 'input')} could not be read; " if report.errors else ""
     return (f"{verdict}: {errors}{what}{where}{outside}; {plural(report.resources, 'resource')} checked "
             f"(fail on {report.fail_on})")
