@@ -7,6 +7,7 @@ invalid policy, or an internal error.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -18,7 +19,11 @@ from gate.checks import CHECKS
 from gate.config import FAIL_ON, ClusterOptions, DnsOptions, RegistryOptions, RunConfig, UsageError
 from gate.policy import PolicyError, load_policy
 from gate.probes import dns as dns_probe
+from gate.model import Report
+from gate.progress import Progress
 from gate.report import FORMATS
+from gate.report import text as text_report
+from gate.report.safe import clean
 from gate.report.catalogue import CATALOGUE_FORMATS
 from gate.run import run
 
@@ -92,6 +97,9 @@ def main() -> None:
 @click.option("--nameserver", "nameservers", multiple=True, metavar="HOST[:PORT]",
               callback=_each(dns_probe.parse_nameserver),
               help="Ask this nameserver (each separately) instead of the system resolver; repeatable.")
+@click.option("-v", "--verbose", is_flag=True, help="Text: every line of every service and every finding.")
+@click.option("-q", "--quiet", is_flag=True, help="Text: only failing lines and the verdict.")
+@click.option("--progress", is_flag=True, help="Show progress on stderr even when it is not a terminal.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], fail_on: str, offline: bool,
           namespace: str, include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int,
@@ -99,11 +107,14 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
           kube_context: str | None = None, argocd_app: str | None = None, argocd_insecure: bool = False,
           registry_config: str | None = None, insecure_registries: tuple[str, ...] = (),
           lb_hostnames: tuple[str, ...] = (), lb_addresses: tuple[str, ...] = (),
-          nameservers: tuple[str, ...] = (), kube_version: str | None = None) -> None:
+          nameservers: tuple[str, ...] = (), kube_version: str | None = None, verbose: bool = False,
+          quiet: bool = False, progress: bool = False) -> None:
     """Check rendered manifests: files, folders (recursive) or - for stdin."""
     outputs = [parse_format(f) for f in formats]
     if not paths and not argocd_app:
         raise click.UsageError("give at least one PATH (a file, a folder, or - for stdin), or --argocd-app NAME")
+    if verbose and quiet:
+        raise click.UsageError("--verbose and --quiet contradict each other; give one")
     if not any(path is None for _, path in outputs):
         outputs.insert(0, ("text", None))
     config = RunConfig(
@@ -114,27 +125,64 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
         cluster=ClusterOptions(state_paths=cluster_state, kube=kube, kubeconfig=kubeconfig, context=kube_context,
                                argocd_app=argocd_app, argocd_insecure=argocd_insecure),
     )
+    meter = Progress(sys.stderr, enabled=progress or sys.stderr.isatty())
     try:
-        report = run(config)
-        for name, path in outputs:
-            if path is None:
-                click.echo(FORMATS[name](report, name == "text" and use_colour()), nl=False)
-            else:
-                Path(path).write_text(FORMATS[name](report, False), encoding="utf-8")
+        with meter:
+            report = run(config, progress=meter)
+        failed_writes = write_outputs(report, outputs, verbose=verbose, quiet=quiet)
+    except BrokenPipeError:
+        # stdout closed early (`gate check ... | head`): the verdict stands, only the reader left.
+        _silence_stdout()
+        sys.exit(report.exit_code if "report" in locals() else EXIT_ERROR)
     except (PolicyError, UsageError) as exc:
         click.echo(f"gate: {exc}", err=True)
         sys.exit(EXIT_ERROR)
     except Exception as exc:  # noqa: BLE001 - a gate never dies with a bare traceback
         if debug:
             traceback.print_exc()
-        click.echo(f"gate: internal error: {type(exc).__name__}: {exc}"
+        click.echo(f"gate: internal error: {type(exc).__name__}: {clean(exc)}"
                    f"{'' if debug else ' (run with --debug for details)'}", err=True)
         sys.exit(EXIT_ERROR)
     for error in report.errors:
-        click.echo(f"gate: {error}", err=True)
-    if report.errors:
-        sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_PASSED if report.passed else EXIT_FAILED)
+        click.echo(f"gate: {clean(error)}", err=True)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    sys.exit(EXIT_ERROR if failed_writes else report.exit_code)
+
+
+def render_output(report: Report, name: str, to_terminal: bool, *, verbose: bool, quiet: bool) -> str:
+    if name != "text":
+        return FORMATS[name](report, False)
+    width = shutil.get_terminal_size().columns if to_terminal and sys.stdout.isatty() else None
+    return text_report.render(report, to_terminal and use_colour(), verbose=verbose, quiet=quiet, width=width)
+
+
+def write_outputs(report: Report, outputs: list[tuple[str, str | None]], *, verbose: bool, quiet: bool) -> int:
+    """Every format to stdout or its file; a file that cannot be written is reported and the others
+    still are. Returns how many could not be written."""
+    failed = 0
+    for name, path in outputs:
+        if path is None:
+            click.echo(render_output(report, name, True, verbose=verbose, quiet=quiet), nl=False)
+            continue
+        try:
+            # backslashreplace: reporters escape what they print, this only keeps a missed surrogate
+            # from losing a whole report
+            Path(path).write_bytes(render_output(report, name, False, verbose=verbose, quiet=quiet)
+                                   .encode("utf-8", "backslashreplace"))
+        except OSError as exc:
+            click.echo(f"gate: cannot write {clean(path)}: {clean(exc.strerror or exc)}", err=True)
+            failed += 1
+    return failed
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 @main.command("checks")

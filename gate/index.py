@@ -105,10 +105,16 @@ class Index:
         namespace = "" if res.kind in cluster_scoped else (res.namespace or self.default_namespace)
         if namespace != res.namespace:
             res = replace(res, namespace=namespace)
-        first = by_key.get(res.key)
-        if first is not None:
+        earlier = by_key.get(res.key)
+        if earlier is not None:
+            # One object to the API server: `kubectl apply` and Argo CD apply the copies in order, so
+            # the last one is what runs, and what the checks judge (in the first copy's place).
             if record:
-                self.duplicates.append((first, res))
+                self.duplicates.append((earlier, res))
+            by_key[res.key] = res
+            same_kind = by_kind[(res.group, res.kind)]
+            same_kind[same_kind.index(earlier)] = res
+            out[out.index(earlier)] = res
             return
         by_key[res.key] = res
         by_kind[(res.group, res.kind)].append(res)

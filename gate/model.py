@@ -22,6 +22,7 @@ class Status(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     UNVERIFIED = "unverified"
+    SUPPRESSED = "suppressed"  # `[-]`: a finding was silenced (annotation or policy exemption), never `[x]`
 
 
 class Verdict(StrEnum):
@@ -30,6 +31,10 @@ class Verdict(StrEnum):
     PASSED = "passed"  # exit 0
     FAILED = "failed"  # exit 1: a finding at or above the fail threshold
     ERROR = "error"  # exit 2: an input could not be read
+
+    @property
+    def exit_code(self) -> int:
+        return {Verdict.PASSED: 0, Verdict.FAILED: 1, Verdict.ERROR: 2}[self]
 
 
 SEVERITIES = tuple(Severity)
@@ -126,6 +131,9 @@ class Hit:
     # False for a hit of an `unresolved` check that is about something other than a missing object
     # (a wrong port): policy `unresolvedReferences` then leaves its severity alone.
     points_at_nothing: bool = True
+    # The checklist line this hit lands on when it is not the check's own (a route backend that needs
+    # a ReferenceGrant belongs on "Backend Service exists", not on the listener's line).
+    item: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +154,7 @@ class Finding:
     hostname: str | None = None  # the HTTPS name a finding is about, for the per-service checklist
     unverified: bool = False  # "could not verify": a network probe failed or was skipped
     image: str | None = None  # the image reference an image finding is about
+    item: str = ""  # the checklist line (gate.checklist.items) it lands on; "" for the check's own
 
     @property
     def location(self) -> str:
@@ -182,6 +191,7 @@ class ChecklistItem:
     note: str = ""
     resource: str = ""  # `Kind ns/name` the item is about
     location: str = ""
+    suppressed: list[Suppressed] = field(default_factory=list)  # silenced findings about this line
 
 
 @dataclass(slots=True)
@@ -194,7 +204,9 @@ class ServiceChecklist:
         states = {item.status for item in self.items}
         if "fail" in states:
             return "fail"
-        return "unverified" if "unverified" in states else "pass"
+        if "unverified" in states:
+            return "unverified"
+        return "suppressed" if "suppressed" in states else "pass"
 
 
 @dataclass
@@ -214,9 +226,13 @@ class Report:
     probe_status: dict[str, str] = field(default_factory=dict)
     cluster_state_consulted: bool = False
     known: int = 0  # objects known to exist from cluster state (snapshots, the live API)
+    # Served TLS names that are not public DNS names (localhost, `*.svc`, IPs): not listed as HTTPS
+    # services and never asked of public DNS; reported once.
+    private_names: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
+        """The one outcome: the exit code, JSON `verdict`/`passed`, SARIF, JUnit, text and Markdown follow it."""
         if self.errors:
             return Verdict.ERROR
         threshold = SEVERITY_RANK[self.fail_on]
@@ -226,12 +242,41 @@ class Report:
 
     @property
     def passed(self) -> bool:
+        """True only when the exit code is 0: an input error is never a pass."""
+        return self.verdict is Verdict.PASSED
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    def fails(self, service: ServiceChecklist) -> bool:
+        """A finding on one of the service's lines fails the gate (verified or not, as the policy says)."""
         threshold = SEVERITY_RANK[self.fail_on]
-        return not any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings)
+        return any(SEVERITY_RANK[f.severity] >= threshold for item in service.items for f in item.findings)
+
+    def lines(self, status: str) -> list[ChecklistItem]:
+        return [item for service in self.services for item in service.items if item.status == status]
 
     @property
     def summary(self) -> dict[str, int]:
+        """Findings by severity (verified ones) and `unverified`: findings that could not be verified."""
         counts = {"error": 0, "warning": 0, "info": 0, "unverified": 0}
         for finding in self.findings:
             counts["unverified" if finding.unverified else finding.severity] += 1
         return counts
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """What the checklist shows, counted: `[?]` lines (offline, or with findings that could not be
+        verified), `[-]` suppressed findings, failing services, findings outside any service."""
+        unverified_lines = self.lines(Status.UNVERIFIED)
+        offline = sum(1 for item in unverified_lines if item.note == "offline")
+        return {
+            "resources": self.resources,
+            "services": len(self.services),
+            "failingServices": sum(1 for s in self.services if self.fails(s)),
+            "outsideServices": len(self.unassigned),
+            "notVerifiedOffline": offline,
+            "couldNotVerify": len(unverified_lines) - offline,
+            "suppressed": len(self.suppressed),
+        }

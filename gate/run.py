@@ -7,26 +7,30 @@ GitHub Action and the tests all come through here.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gate.checklist.builder import build_checklists
+from gate.checklist.builder import build_checklists, private_https_names
 from gate.checks import CHECKS, PROBES
-from gate.checks.base import Check, Context
+from gate.checks.base import Check, Context, InputCounts
 from gate.config import FAIL_ON, RunConfig, UsageError
 from gate.index import Index
 from gate.model import SEVERITY_RANK, Finding, Hit, Report, Resource, Suppressed
 from gate.policy import Policy, load_policy
 from gate.policy.decisions import Decisions
 from gate.probes.base import ProbeStatus
+from gate.progress import NO_PROGRESS, Progress
 from gate.sources import SourceError, check_options, read_known, read_render
 from gate.sources.field_lines import field_line
-from gate.sources.files import paused_gc
+from gate.sources.files import display_path, paused_gc
 
 # Canned probe answers (tests): probe name -> request -> answer, as a mapping or a function.
 ProbeAnswers = Mapping[str, Mapping[Any, Any] | Callable[[Any], Any]]
 
 __all__ = ["FAIL_ON", "Report", "RunConfig", "UsageError", "run"]
+
+INPUT_EMPTY = "input-empty"
 
 
 def select_checks(policy: Policy, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[Check]:
@@ -34,8 +38,17 @@ def select_checks(policy: Policy, include: tuple[str, ...], exclude: tuple[str, 
     if unknown:
         raise UsageError(f"unknown check id{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
                          f"(see `gate checks`)")
-    chosen = [c for c in CHECKS.values() if (not include or c.id in include) and c.id not in exclude]
-    return [c for c in chosen if policy.severities.get(c.id) != "off"]
+    # input-empty is what keeps "nothing was read" from passing: --include does not drop it (only
+    # --exclude or the policy do), and it alone does not count as a check to run.
+    chosen = [c for c in CHECKS.values()
+              if (not include or c.id in include or c.id == INPUT_EMPTY) and c.id not in exclude]
+    if not any(c.id != INPUT_EMPTY for c in chosen):
+        raise UsageError("--include and --exclude leave no check to run")
+    selected = [c for c in chosen if policy.severities.get(c.id) != "off"]
+    if not any(c.id != INPUT_EMPTY for c in selected):
+        raise UsageError("--include and --exclude leave no check to run: the policy turns off "
+                         f"{', '.join(c.id for c in chosen if c.id != INPUT_EMPTY)}")
+    return selected
 
 
 def to_finding(check: Check, hit: Hit, severity: str) -> Finding:
@@ -48,7 +61,7 @@ def to_finding(check: Check, hit: Hit, severity: str) -> Finding:
         api_version=res.api_version if res else "", kind=res.kind if res else "",
         namespace=res.namespace if res else "", name=res.name if res else "",
         remediation=check.remediation, source=hit.source or (target.source if target else None),
-        hostname=hit.hostname, unverified=hit.unverified, image=hit.image,
+        hostname=hit.hostname, unverified=hit.unverified, image=hit.image, item=hit.item or check.item,
     )
 
 
@@ -82,14 +95,17 @@ def run_probes(ctx: Context, checks: list[Check], canned: ProbeAnswers | None = 
         ctx.probes[probe.name] = answers
 
 
-def run(config: RunConfig, *, known: list[Resource] | None = None, probe_answers: ProbeAnswers | None = None) -> Report:
+def run(config: RunConfig, *, known: list[Resource] | None = None, probe_answers: ProbeAnswers | None = None,
+        progress: Progress = NO_PROGRESS) -> Report:
     """`known`: objects known to exist besides the cluster state the config names; `probe_answers`:
-    canned network answers by probe name, so a check's judgement is testable without a server."""
+    canned network answers by probe name, so a check's judgement is testable without a server;
+    `progress`: where to say how far a long run is (stderr, from the CLI)."""
     with paused_gc():
-        return _run(config, known or [], probe_answers)
+        return _run(config, known or [], probe_answers, progress)
 
 
-def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers | None) -> Report:
+def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers | None,
+         progress: Progress) -> Report:
     if config.fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
     policy = load_policy(config.policy, CHECKS.keys(), today=config.today)
@@ -99,8 +115,12 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
     except SourceError as exc:
         raise UsageError(str(exc)) from None
 
+    progress.stage("reading inputs")
     loaded = read_render(config)
+    if config.cluster.state_paths or config.cluster.kube:
+        progress.stage(f"read {len(loaded.resources)} resources; reading cluster state")
     state = read_known(config, loaded.resources)
+    progress.stage(f"read {loaded.files} file{'s' * (loaded.files != 1)}, {len(loaded.resources)} resources; checking")
     index = Index(loaded.resources, [*known, *state.loaded.resources], default_namespace=config.namespace)
     index.cluster_state_consulted = index.cluster_state_consulted or state.consulted
     ctx = Context(
@@ -110,6 +130,10 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
                                              f"(reason was: {e.reason})") for e in policy.expired],
         check_ids=frozenset(CHECKS), selected=frozenset(c.id for c in checks),
         cluster_state_sources=tuple(state.sources),
+        inputs=InputCounts(files=loaded.files, documents=loaded.documents,
+                           skipped=tuple((s.file, s.line, s.reason) for s in loaded.skipped),
+                           first_input=_first_input(config)),
+        progress=progress,
     )
     run_probes(ctx, checks, probe_answers)
 
@@ -127,7 +151,7 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
                 findings.append(finding)
     ctx.current = None
     findings.sort(key=lambda f: (f.file, f.line, -SEVERITY_RANK[f.severity], f.check, f.message))
-    services, unassigned = build_checklists(ctx, findings, checks)
+    services, unassigned = build_checklists(ctx, findings, checks, suppressed)
     return Report(
         findings=findings, services=services, unassigned=unassigned, suppressed=suppressed,
         skipped=[*loaded.skipped, *state.loaded.skipped], errors=[*loaded.errors, *state.loaded.errors],
@@ -135,4 +159,12 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
         files=loaded.files, documents=loaded.documents, resources=len(index.resources),
         policy_path=policy.path, probe_status=dict(ctx.probe_status),
         cluster_state_consulted=index.cluster_state_consulted, known=len(index.known),
+        private_names=private_https_names(index),
     )
+
+
+def _first_input(config: RunConfig) -> str:
+    """The first path given, as findings name it (for a finding about an input with nothing in it)."""
+    for raw in config.paths:
+        return "<stdin>" if raw == "-" else display_path(Path(raw))
+    return f"argocd:{config.cluster.argocd_app}" if config.cluster.argocd_app else ""

@@ -43,7 +43,7 @@ def test_incident_fails_on_dns_for_the_four_new_names_then_passes_when_fixed(kno
     hosts = served("incident")
     assert len(hosts) == 23 and set(NEW) <= set(hosts)
     server = knot(zone(hosts, elsewhere=NEW))
-    args = ("check", "--nameserver", server.address, "--lb-hostname", LB, "--format", "text",
+    args = ("check", "--verbose", "--nameserver", server.address, "--lb-hostname", LB, "--format", "text",
             "--format", f"json={tmp_path / 'report.json'}", "examples/incident")
 
     proc = gate_cli(*args)

@@ -10,15 +10,18 @@ about the hostname or about one of those resources.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from gate.checklist.items import ITEMS
+from gate.domain import shims
 from gate.domain.certmanager import certificate_names, issuer_for, solver_note
 from gate.domain.gateway_api import Listener, Route
 from gate.domain.ingress import backend_service_names, ingress_hosts
 from gate.domain.kube import hostnames_intersect, normalize_host
+from gate.domain.served_names import public_name
 from gate.index import Index
-from gate.model import ChecklistItem, Finding, Resource, ServiceChecklist, Status
+from gate.model import ChecklistItem, Finding, Resource, ServiceChecklist, Status, Suppressed
 
 if TYPE_CHECKING:
     from gate.checks.base import Check, Context
@@ -40,6 +43,16 @@ def https_hostnames(index: Index) -> set[str]:
     for ingress in index.of("networking.k8s.io", "Ingress"):
         hosts.update(normalize_host(h) for h in ingress_hosts(ingress)[0])
     return hosts
+
+
+def public_https_names(index: Index) -> set[str]:
+    """The HTTPS services the checklist lists: served names public DNS can resolve (`public_name`)."""
+    return {host for host in https_hostnames(index) if public_name(host)}
+
+
+def private_https_names(index: Index) -> list[str]:
+    """Served TLS names that are not public DNS names (localhost, `*.svc`, IPs): not listed, said once."""
+    return sorted(host for host in https_hostnames(index) if host and not public_name(host))
 
 
 def ingress_services(index: Index, ingress: Resource) -> list[Resource]:
@@ -118,6 +131,10 @@ class HostLookup:
         services = list({id(s): s for s in services}.values())
         workloads = list({id(w): w for s in services for w, _ in index.workloads_for(s)}.values())
         cert_sources = [c.derived_from for c in certs if c.derived_from is not None]
+        # An Ingress or Gateway annotated for cert-manager's shim asks for the Certificate even when
+        # the shim refuses to create one: its findings belong on the Certificate line.
+        cert_sources += [r for r in (*ingresses, *gateways) if shims.annotated(r)]
+        cert_sources = list({id(r): r for r in cert_sources}.values())
         issuers = list({id(i): i for i in (issuer_for(index, c) for c in certs) if i is not None}.values())
         route_resources = [r.resource for r in routes]
         everything = [*certs, *cert_sources, *gateways, *route_resources, *ingresses, *services, *workloads]
@@ -139,38 +156,59 @@ def _finding_key(finding: Finding) -> RefKey:
     return (finding.kind, finding.namespace, finding.name)
 
 
-def build_checklists(ctx: Context, findings: list[Finding], checks: list[Check]) -> tuple[
-        list[ServiceChecklist], list[Finding]]:
-    """(one checklist per HTTPS hostname, findings that belong to no service)."""
+class _Placement:
+    """Findings by the checklist line they land on (`Finding.item`, set per finding), by hostname
+    when a finding names one, else by the resource it is about."""
+
+    def __init__(self, findings: list[Finding]):
+        self.by_host: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+        self.by_resource: dict[tuple[str, RefKey], list[Finding]] = defaultdict(list)
+        self.order = {id(f): i for i, f in enumerate(findings)}  # a line's findings in report order
+        self.items: set[str] = set()
+        for finding in findings:
+            self.items.add(finding.item)
+            if finding.hostname is not None:
+                self.by_host[(finding.item, normalize_host(finding.hostname))].append(finding)
+            else:
+                self.by_resource[(finding.item, _finding_key(finding))].append(finding)
+
+    def on(self, item: str, host: str, keys: Iterable[RefKey]) -> list[Finding]:
+        hits = [*self.by_host.get((item, host), ())]
+        hits += [f for key in keys for f in self.by_resource.get((item, key), ())]
+        hits.sort(key=lambda f: self.order[id(f)])
+        return hits
+
+
+def build_checklists(ctx: Context, findings: list[Finding], checks: list[Check],
+                     suppressed: list[Suppressed] = ()) -> tuple[list[ServiceChecklist], list[Finding]]:
+    """(one checklist per HTTPS hostname, findings that belong to no service).
+
+    A finding lands on the line its hit names (`Hit.item`), else on its check's line; a silenced
+    finding makes its line `[-]` with the reason, never `[x]`.
+    """
     checks_by_item: dict[str, list[Check]] = defaultdict(list)
     for entry in checks:
         checks_by_item[entry.item].append(entry)
-    by_host: dict[tuple[str, str], list[Finding]] = defaultdict(list)  # (check, hostname) -> findings
-    by_resource: dict[tuple[str, RefKey], list[Finding]] = defaultdict(list)  # findings with no hostname
-    for finding in findings:
-        if finding.hostname is not None:
-            by_host[(finding.check, normalize_host(finding.hostname))].append(finding)
-        else:
-            by_resource[(finding.check, _finding_key(finding))].append(finding)
+    active = _Placement(findings)
+    silenced = _Placement([s.finding for s in suppressed])
+    why = {id(s.finding): s for s in suppressed}
     lookup = HostLookup(ctx.index)
-    order = {id(f): i for i, f in enumerate(findings)}  # a line's findings in report order
     placed: set[int] = set()
     services = []
-    for host in sorted(https_hostnames(ctx.index)):
+    for host in sorted(public_https_names(ctx.index)):
         subjects = lookup.subjects(host)
         service = ServiceChecklist(hostname=host)
         for item, label in ITEMS.items():
-            item_checks = checks_by_item.get(item)
-            if not item_checks:
+            item_checks = checks_by_item.get(item, [])
+            if not item_checks and item not in active.items and item not in silenced.items:
                 continue
-            keys = dict.fromkeys(_key(r) for r in subjects[item])
-            hits = [f for c in item_checks for f in by_host.get((c.id, host), ())]
-            hits += [f for c in item_checks for key in keys for f in by_resource.get((c.id, key), ())]
-            hits.sort(key=lambda f: order[id(f)])
-            if not hits and (item == "manifest" or (not subjects[item] and item != "dns")):
+            keys = list(dict.fromkeys(_key(r) for r in subjects[item]))
+            hits = active.on(item, host, keys)
+            quiet = [why[id(f)] for f in silenced.on(item, host, keys)]
+            if not hits and not quiet and (item == "manifest" or (not subjects[item] and item != "dns")):
                 continue
             placed.update(id(f) for f in hits)
-            entry = _item(ctx, label, item_checks, hits, subjects[item])
+            entry = _item(ctx, label, item_checks, hits, subjects[item], quiet)
             if item == "issuer" and not entry.note:
                 entry.note = solver_note(ctx.index, subjects["certificate"], host)  # which ACME solver
             service.items.append(entry)
@@ -179,15 +217,18 @@ def build_checklists(ctx: Context, findings: list[Finding], checks: list[Check])
 
 
 def _item(ctx: Context, label: str, checks: list[Check], hits: list[Finding],
-          subjects: list[Resource]) -> ChecklistItem:
+          subjects: list[Resource], quiet: list[Suppressed] = ()) -> ChecklistItem:
     about = ", ".join(dict.fromkeys(r.ref for r in subjects[:4])) + (" ..." if len(subjects) > 4 else "")
     location = subjects[0].location if subjects else ""
+    common = {"resource": about, "location": location, "suppressed": list(quiet)}
     if any(not f.unverified for f in hits):
-        return ChecklistItem(label, Status.FAIL, hits, resource=about, location=location)
+        return ChecklistItem(label, Status.FAIL, hits, **common)
     if hits:
-        return ChecklistItem(label, Status.UNVERIFIED, hits, note="could not verify", resource=about,
-                             location=location)
+        return ChecklistItem(label, Status.UNVERIFIED, hits, note="could not verify", **common)
+    if quiet:
+        reasons = "; ".join(dict.fromkeys(s.reason for s in quiet))
+        return ChecklistItem(label, Status.SUPPRESSED, note=f"suppressed: {reasons}", **common)
     skipped = {ctx.probe_status.get(c.probe) for c in checks if c.probe}
     if skipped and skipped <= {"offline"}:
-        return ChecklistItem(label, Status.UNVERIFIED, note="offline", resource=about, location=location)
-    return ChecklistItem(label, Status.PASS, resource=about, location=location)
+        return ChecklistItem(label, Status.UNVERIFIED, note="offline", **common)
+    return ChecklistItem(label, Status.PASS, **common)

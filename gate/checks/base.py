@@ -21,12 +21,23 @@ from gate.domain.controllers import Controller
 from gate.index import Index
 from gate.model import SEVERITIES, Hit
 from gate.probes.base import ProbeName, ProbeStatus
+from gate.progress import NO_PROGRESS, Progress
 from gate.sources.documents import Problem
 
 CHECK_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _MISSING = object()
 
-__all__ = ["Check", "Context", "Hit", "collector"]
+__all__ = ["Check", "Context", "Hit", "InputCounts", "collector"]
+
+
+@dataclass(frozen=True)
+class InputCounts:
+    """What the render's sources read, for checks about the input as a whole (input-empty)."""
+
+    files: int = 0
+    documents: int = 0  # documents with content (empty ones are not counted)
+    skipped: tuple[tuple[str, int, str], ...] = ()  # (file, line, reason): documents that are not objects
+    first_input: str = ""  # the first file (or <stdin>) read, for a location when nothing else has one
 
 
 @dataclass
@@ -42,10 +53,12 @@ class Context:
     check_ids: frozenset[str] = frozenset()  # every id of the catalogue (suppressions may name any)
     selected: frozenset[str] = frozenset()  # the ids this run runs
     cluster_state_sources: tuple[str, ...] = ()
+    inputs: InputCounts = field(default_factory=InputCounts)  # what the render's sources read
     probes: dict[str, dict[Any, Any]] = field(default_factory=dict)  # probe name -> request -> result
     probe_status: dict[str, ProbeStatus] = field(default_factory=dict)
     current: Check | None = None  # the check being run: `option` holds it to what it declares
     _world: dict[str, Any] = field(default_factory=dict, repr=False)  # what is learnt once per run
+    progress: Progress = NO_PROGRESS  # probes say how many answers are in (stderr, long runs)
 
     @property
     def offline(self) -> bool:

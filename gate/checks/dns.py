@@ -138,7 +138,7 @@ async def execute(requests: set[Question], ctx: Context) -> dict[Question, dict[
         timeout=float(ctx.option("dns.timeout")),
         lifetime=float(ctx.option("dns.lifetime")),
     )
-    return await resolver.resolve_all(requests)
+    return await resolver.resolve_all(requests, on_answer=ctx.progress.counter("DNS names answered", len(requests)))
 
 
 PROBES = [Probe(ProbeName.DNS, collect, execute)]

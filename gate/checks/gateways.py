@@ -151,8 +151,8 @@ def gateway_invalid(ctx: Context) -> Iterator[Hit]:
         for problem, listener in _controller_problems(ctx, listeners):
             others = len(listeners) - 1
             if takes_gateway_down(controller) and others > 0:
-                effect = (f"{controller.describe()} drops the whole Gateway, taking its {others} other listener"
-                          f"{'s' if others != 1 else ''} down with it")
+                them = "its other listener" if others == 1 else f"its {others} other listeners"
+                effect = f"{controller.describe()} drops the whole Gateway, taking {them} down with it"
             else:
                 effect = "the listener is not Programmed (Accepted=False)"
             yield Hit(gateway, f"{problem}; {effect}", hostname=listener.hostname, path=listener.path)

@@ -83,7 +83,7 @@ def collect(ctx: Context) -> set[ImageRef]:
 async def execute(requests: set[ImageRef], ctx: Context) -> dict[ImageRef, reg.ManifestAnswer]:
     credentials = CredentialStore(ctx.config.registry.config_path)
     async with reg.RegistryClient(credentials, settings_from(ctx)) as client:
-        return await client.check_all(requests)
+        return await client.check_all(requests, on_answer=ctx.progress.counter("images answered", len(requests)))
 
 
 PROBES = [Probe(ProbeName.REGISTRY, collect, execute)]

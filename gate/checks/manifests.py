@@ -38,6 +38,31 @@ def _load_problems(ctx: Context, kind: ProblemKind) -> Iterator[Hit]:
             yield Hit(None, problem.message, file=problem.file, line=problem.line, source=problem.source)
 
 
+@check("input-empty", "error",
+       why="A gate that reads no Kubernetes object checks nothing: an empty render (a failed `helm template` piped "
+           "in, a folder of values files) would otherwise pass and let whatever it should have held go out "
+           "unchecked.",
+       title="The input holds no Kubernetes object",
+       remediation="Pass the rendered manifests (the output of `helm template` or `kustomize build`), not the "
+                   "chart or its values; check that the command feeding the gate did not fail.")
+def input_empty(ctx: Context) -> Iterator[Hit]:
+    if ctx.index.resources:
+        return
+    inputs = ctx.inputs
+    read = f"{inputs.files} file{'s' * (inputs.files != 1)}, {inputs.documents} document{'s' * (inputs.documents != 1)}"
+    problems = [p for p in ctx.load_problems if p.kind == ProblemKind.INVALID]
+    details = []
+    if inputs.skipped:
+        reasons = ", ".join(dict.fromkeys(reason for _, _, reason in inputs.skipped[:20]))
+        details.append(f"{len(inputs.skipped)} not a Kubernetes object ({reasons})")
+    if problems:
+        details.append(f"{len(problems)} that could not be read (manifest-invalid)")
+    where = inputs.skipped[0][:2] if inputs.skipped else (problems[0].file, problems[0].line) if problems \
+        else (inputs.first_input or "<input>", 1)
+    yield Hit(None, f"no Kubernetes object to check: read {read}{': ' if details else ''}{'; '.join(details)}",
+              file=where[0], line=where[1])
+
+
 @check("manifest-duplicate", "error",
        why="Two objects with the same group, kind, namespace and name are one object to the API server: the later copy"
            " replaces the earlier when applied, and Argo CD reports a shared-resource warning.",
@@ -45,8 +70,10 @@ def _load_problems(ctx: Context, kind: ProblemKind) -> Iterator[Hit]:
        remediation="Keep one definition per apiVersion group, kind, namespace and name; the later copy "
                    "silently replaces the earlier one when applied.")
 def manifest_duplicate(ctx: Context) -> Iterator[Hit]:
-    for first, later in ctx.index.duplicates:
-        yield Hit(later, f"{later.ref} is defined again here; first defined at {first.location}")
+    for earlier, later in ctx.index.duplicates:
+        yield Hit(later, f"{later.ref} is defined twice, at {earlier.location} and here: kubectl and Argo CD "
+                         f"apply both, so this later copy replaces the one at {earlier.location}, and the "
+                         f"checks judge this copy")
 
 
 @check("suppression-invalid", "warning",

@@ -74,4 +74,4 @@ def reference_not_permitted(ctx: Context) -> Iterator[Hit]:
                 yield Hit(route.resource, f"{ref.path} names {ref.kind} {ref.namespace}/{ref.name} in another "
                                           f"namespace, and no ReferenceGrant in '{ref.namespace}' allows "
                                           f"{route.resource.kind}s from '{route.resource.namespace}' "
-                                          f"(ResolvedRefs=False/RefNotPermitted)", path=ref.path)
+                                          f"(ResolvedRefs=False/RefNotPermitted)", path=ref.path, item="backend")

@@ -155,21 +155,23 @@ def blast_radius(gateway: str, others: int, controller: Controller) -> str:
     """How many other listeners of `gateway` go down with a listener whose Secret is missing."""
     if others <= 0:
         return f"Gateway {gateway} has no other listener"
-    plural = "s" if others != 1 else ""
     rows = radius_for(controller)
     if len(rows) == 1:
         row = rows[0]
         who = controller.describe() + (f" ({controller.source})" if controller.source else "")
         if row.whole_gateway:
-            return (f"on {who} its {others} other listener{plural} of Gateway {gateway} stop serving with it: "
-                    f"{row.status}")
-        return (f"on {who} only this listener stops; the {others} other listener{plural} of Gateway {gateway} "
-                f"keep serving ({row.status})")
+            them = "its other listener" if others == 1 else f"its {others} other listeners"
+            verb = "stops" if others == 1 else "stop"
+            return f"on {who} {them} of Gateway {gateway} {verb} serving with it: {row.status}"
+        them = "the other listener" if others == 1 else f"the {others} other listeners"
+        verb = "keeps" if others == 1 else "keep"
+        return f"on {who} only this listener stops; {them} of Gateway {gateway} {verb} serving ({row.status})"
     if rows:  # the controller is known, its version is not
         down = [r.label for r in rows if r.whole_gateway]
         up = [r.label for r in rows if not r.whole_gateway]
-        return (f"only this listener on {', '.join(up)}; all {others} other listener{plural} of Gateway {gateway} "
-                f"too on {', '.join(down)} (set gatewayController.version in the policy to know which)")
+        them = "the other listener" if others == 1 else f"all {others} other listeners"
+        return (f"only this listener on {', '.join(up)}; {them} of Gateway {gateway} too on {', '.join(down)} "
+                f"(set gatewayController.version in the policy to know which)")
     return (f"1 listener on a spec-conformant controller; all {others + 1} listeners of Gateway {gateway} on "
             f"Traefik < 3.1 or Cilium (set gatewayController in the policy, or include the GatewayClass, to know "
             f"which)")

@@ -3,6 +3,10 @@
 Names that ACME HTTP-01 validates are errors when their DNS is wrong (the CA connects to them);
 the other served names (listener, route and Ingress hostnames, DNS-01 names) are warnings, because
 traffic will not arrive either. IP addresses and names that are not DNS names are not served names.
+
+`public_name` is the one rule for what public DNS can answer: the checklist lists only such names as
+HTTPS services, and only they are asked of DNS. `localhost` (RFC 6761), single labels, in-cluster
+names (`*.svc`, `*.cluster.local`, `.local` being mDNS, RFC 6762) and IP addresses are not.
 """
 
 from __future__ import annotations
@@ -59,9 +63,23 @@ def served_names(index: Index) -> dict[str, Served]:
         tls, rules = ingress_hosts(ingress)
         for host in (*tls, *rules):
             _add(out, host, ingress)
-    out = {name: served for name, served in out.items() if HOSTNAME.match(name) and not _is_address(name)}
+    out = {name: served for name, served in out.items() if public_name(name)}
     _SERVED[index] = out
     return out
+
+
+# Suffixes no public resolver answers for: loopback (RFC 6761), mDNS (RFC 6762), Kubernetes Services.
+PRIVATE_SUFFIXES = (".localhost", ".local", ".svc")
+
+
+def public_name(name: str) -> bool:
+    """True for a name public DNS (and an ACME CA) can resolve: a DNS name of two or more labels,
+    not an address, not localhost, not an in-cluster or mDNS name."""
+    name = normalize_host(name)
+    base = name.removeprefix("*.")
+    if not HOSTNAME.match(name) or _is_address(base) or "." not in base:
+        return False
+    return base != "localhost" and not base.endswith(PRIVATE_SUFFIXES)
 
 
 def _is_address(name: str) -> bool:

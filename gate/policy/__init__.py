@@ -89,12 +89,46 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"policy {path}: cannot read: {exc}") from None
+    loader = ManifestLoader(text)
     try:
-        node = yaml.compose(text, Loader=ManifestLoader)
-        data = yaml.load(text, Loader=ManifestLoader)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         raise PolicyError(f"policy {path}: YAML does not parse: {exc}") from None
+    finally:
+        loader.dispose()
+    if loader.duplicate_keys:
+        # YAML keeps the last of two equal keys: a second `checks:` block would silently drop the first.
+        problems = [f"key {key!r}{f' (in {where})' if where else ''} appears twice, at lines {first} and {second}"
+                    for where, key, first, second in _duplicate_keys(node)]
+        raise PolicyError(f"policy {path}: {'; '.join(problems)}: keep one (YAML would silently keep only "
+                          f"the last)")
     return ({} if data is None else data), node
+
+
+def _duplicate_keys(node: yaml.Node | None, where: str = "", seen: set[int] | None = None) -> list[
+        tuple[str, str, int, int]]:
+    """(dotted path of the mapping, key, first line, repeated line) for every key written twice."""
+    found: list[tuple[str, str, int, int]] = []
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # an alias: walked once (aliases may repeat or nest a node)
+        return found
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if isinstance(key, str) and key != "<<":
+                line = key_node.start_mark.line + 1
+                if key in first_line:
+                    found.append((where, key, first_line[key], line))
+                else:
+                    first_line[key] = line
+            found += _duplicate_keys(value_node, f"{where}.{key}" if where else str(key), seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for position, item in enumerate(node.value):
+            found += _duplicate_keys(item, f"{where}[{position}]", seen)
+    return found
 
 
 def validate(document: Any, check_ids: Iterable[str], source: str) -> None:

@@ -27,7 +27,7 @@ import secrets
 import socket
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -135,14 +135,23 @@ class Resolver:
 
     # -- the public entry point ---------------------------------------------------------------
 
-    async def resolve_all(self, questions: Iterable[Question]) -> dict[Question, dict[str, NameAnswer]]:
-        """question -> nameserver -> answer, for every question, all asked concurrently."""
+    async def resolve_all(self, questions: Iterable[Question], *,
+                          on_answer: Callable[[], None] | None = None) -> dict[Question, dict[str, NameAnswer]]:
+        """question -> nameserver -> answer, for every question, all asked concurrently; `on_answer`
+        is called as each question is answered (progress)."""
         self._slots = asyncio.Semaphore(self.concurrency)
         try:
             for server in self.servers:
                 self._clients[server] = await self._client(server)
             questions = list(questions)
-            answers = await asyncio.gather(*(self.resolve(q) for q in questions))
+
+            async def answered(question: Question) -> dict[str, NameAnswer]:
+                answer = await self.resolve(question)
+                if on_answer is not None:
+                    on_answer()
+                return answer
+
+            answers = await asyncio.gather(*(answered(q) for q in questions))
             return dict(zip(questions, answers))
         finally:
             for client in self._clients.values():

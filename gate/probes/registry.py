@@ -37,7 +37,7 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
@@ -239,9 +239,18 @@ class RegistryClient:
         clients, self._clients, self._lanes = self._clients, [], None
         await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
 
-    async def check_all(self, refs: Iterable[ImageRef]) -> dict[ImageRef, ManifestAnswer]:
+    async def check_all(self, refs: Iterable[ImageRef], *,
+                        on_answer: Callable[[], None] | None = None) -> dict[ImageRef, ManifestAnswer]:
+        """ref -> answer, all asked concurrently; `on_answer` is called as each one is in (progress)."""
         refs = list(dict.fromkeys(refs))
-        answers = await asyncio.gather(*(self.check(ref) for ref in refs))
+
+        async def answered(ref: ImageRef) -> ManifestAnswer:
+            answer = await self.check(ref)
+            if on_answer is not None:
+                on_answer()
+            return answer
+
+        answers = await asyncio.gather(*(answered(ref) for ref in refs))
         return dict(zip(refs, answers))
 
     async def check(self, ref: ImageRef) -> ManifestAnswer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from gate.model import Finding, Report
 from gate.report.locations import on_disk, relative_path
+from gate.report.safe import clean
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -23,17 +24,18 @@ def escape_property(text: str) -> str:
 
 
 def annotation(finding: Finding) -> str:
-    properties = {"file": relative_path(finding.file) or finding.file, "line": str(max(1, finding.line)),
+    properties = {"file": clean(relative_path(finding.file) or finding.file), "line": str(max(1, finding.line)),
                   "title": f"{finding.check}{' (could not verify)' if finding.unverified else ''}"}
     if not on_disk(finding.file):  # stdin, an Argo CD application: no file to annotate
         del properties["file"], properties["line"]
-    subject = f"{finding.resource_ref}: " if finding.resource_ref else ""
-    message = f"{subject}{finding.message}\nRemediation: {finding.remediation}"
+    subject = f"{clean(finding.resource_ref)}: " if finding.resource_ref else ""
+    # clean: a name with escape sequences must not reach the log raw (the runner prints the message)
+    message = f"{subject}{clean(finding.message, keep_lines=True)}\nRemediation: {finding.remediation}"
     props = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
     return f"::{COMMANDS[finding.severity]} {props}::{escape_data(message)}"
 
 
 def render(report: Report, colour: bool = False) -> str:
     lines = [annotation(f) for f in report.findings]
-    lines.extend(f"::error title={escape_property('ingress-gate input error')}::{escape_data(error)}" for error in report.errors)
+    lines.extend(f"::error title={escape_property('ingress-gate input error')}::{escape_data(clean(error, keep_lines=True))}" for error in report.errors)
     return "".join(f"{line}\n" for line in lines)

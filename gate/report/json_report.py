@@ -29,16 +29,22 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
 
 
 def item_dict(item: ChecklistItem) -> dict[str, Any]:
-    return {"label": item.label, "status": item.status, "note": item.note, "resources": item.resource,
-            "findings": [finding_dict(f) for f in item.findings]}
+    out = {"label": item.label, "status": item.status, "note": item.note, "resources": item.resource,
+           "findings": [finding_dict(f) for f in item.findings]}
+    if item.suppressed:
+        out["suppressed"] = [{**finding_dict(s.finding), "reason": s.reason, "suppressedBy": s.by}
+                             for s in item.suppressed]
+    return out
 
 
 def document(report: Report) -> dict[str, Any]:
     return {
         "schemaVersion": SCHEMA_VERSION,
-        "passed": report.passed,
+        "verdict": report.verdict.value,  # passed / failed / error, as the exit code 0 / 1 / 2
+        "passed": report.passed,  # true only when the exit code is 0
         "failOn": report.fail_on,
         "summary": report.summary,
+        "counts": report.counts,
         "findings": [finding_dict(f) for f in report.findings],
         "services": [{"hostname": s.hostname, "status": s.status, "items": [item_dict(i) for i in s.items]}
                      for s in report.services],
@@ -51,6 +57,7 @@ def document(report: Report) -> dict[str, Any]:
         "probes": report.probe_status,
         "clusterStateConsulted": report.cluster_state_consulted,
         "policy": report.policy_path,
+        "notPublicNames": report.private_names,
     }
 
 

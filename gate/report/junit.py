@@ -1,9 +1,11 @@
 """`--format junit`: JUnit XML for CI test reports (GitLab, Jenkins, test-reporter actions).
 
-A test suite per check, a test case per check and resource: failed when a verified finding is at or
-above --fail-on, skipped when the only findings could not be verified (the gate may still fail on
-them, as the policy says; the message tells), passed otherwise. A check with no finding is one
-passing case. Inputs that could not be read are errors in a suite of their own.
+A test suite per check, a test case per finding: failed when it is verified and at or above
+--fail-on (one failure per finding, so the failure count is the gate's), skipped when it could not
+be verified (the message says whether the gate fails on it) or was suppressed (with the reason),
+passed when below --fail-on (the text in `system-out`). A check with no finding is one case:
+passed, or skipped when it needs the network and the run was offline. Inputs that could not be
+read are errors in a suite of their own.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from gate.model import SEVERITY_RANK, Finding, Report
+from gate.model import SEVERITY_RANK, Finding, Report, Suppressed
 
 # XML 1.0 cannot carry most control characters, and a parser message may quote them from the input.
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -31,42 +33,66 @@ def _describe(findings: list[Finding]) -> str:
                      f"  remediation: {f.remediation}" for f in findings))
 
 
-def _testcase(suite: ET.Element, check_id: str, name: str, findings: list[Finding], fail_on: str) -> str:
+def _testcase(suite: ET.Element, check_id: str, name: str, finding: Finding | None, fail_on: str) -> str:
     """Add one case; return its outcome: "failure", "skipped" or "passed"."""
     case = ET.SubElement(suite, "testcase", classname=check_id, name=name, time="0")
-    if findings:
-        case.set("file", _clean(findings[0].file))
-        case.set("line", str(findings[0].line))
+    if finding is None:
+        return "passed"
+    case.set("file", _clean(finding.file))
+    case.set("line", str(finding.line))
     threshold = SEVERITY_RANK[fail_on]
-    failing = [f for f in findings if not f.unverified and SEVERITY_RANK[f.severity] >= threshold]
-    unverified = [f for f in findings if f.unverified]
-    if failing:
-        head = failing[0]
-        element = ET.SubElement(case, "failure", type=head.severity, message=_clean(f"{head.check}: {head.message}"))
-        element.text = _describe(findings)
-        return "failure"
-    if unverified:
-        counts = any(SEVERITY_RANK[f.severity] >= threshold for f in unverified)
+    counts = SEVERITY_RANK[finding.severity] >= threshold
+    if finding.unverified:
         verdict = "the gate fails on it" if counts else "below --fail-on"
-        ET.SubElement(case, "skipped", message=_clean(f"could not verify ({verdict}): {unverified[0].message}"))
+        ET.SubElement(case, "skipped", message=_clean(f"could not verify ({verdict}): {finding.message}"))
         return "skipped"
-    if findings:  # below --fail-on: passing, but visible
-        ET.SubElement(case, "system-out").text = _describe(findings)
+    if counts:
+        element = ET.SubElement(case, "failure", type=finding.severity,
+                                message=_clean(f"{finding.check}: {finding.message}"))
+        element.text = _describe([finding])
+        return "failure"
+    ET.SubElement(case, "system-out").text = _describe([finding])  # below --fail-on: passing, but visible
     return "passed"
 
 
+def _names(findings: list[Finding]) -> list[str]:
+    """A case name per finding: the resource, numbered from the second finding on the same one."""
+    seen: dict[str, int] = defaultdict(int)
+    names = []
+    for finding in findings:
+        base = _case_name(finding)
+        seen[base] += 1
+        names.append(base if seen[base] == 1 else f"{base} ({seen[base]})")
+    return names
+
+
 def document(report: Report) -> ET.Element:
-    by_case: dict[str, dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
+    by_check: dict[str, list[Finding]] = defaultdict(list)
     for finding in report.findings:
-        by_case[finding.check][_case_name(finding)].append(finding)
+        by_check[finding.check].append(finding)
+    silenced: dict[str, list[Suppressed]] = defaultdict(list)
+    for quiet in report.suppressed:
+        silenced[quiet.finding.check].append(quiet)
     root = ET.Element("testsuites", name="ingress-gate")
     totals: dict[str, int] = defaultdict(int)
     for entry in report.checks:
         suite = ET.SubElement(root, "testsuite", name=entry.id)
-        outcomes = [_testcase(suite, entry.id, name, findings, report.fail_on)
-                    for name, findings in sorted(by_case.get(entry.id, {}).items())]
+        findings = by_check.get(entry.id, [])
+        outcomes = [_testcase(suite, entry.id, name, f, report.fail_on) for name, f in zip(_names(findings), findings)]
+        for quiet in silenced.get(entry.id, []):
+            case = ET.SubElement(suite, "testcase", classname=entry.id, name=f"{_case_name(quiet.finding)} (suppressed)",
+                                 time="0", file=_clean(quiet.finding.file), line=str(quiet.finding.line))
+            ET.SubElement(case, "skipped", message=_clean(f"suppressed by {quiet.by}: {quiet.reason}"))
+            outcomes.append("skipped")
         if not outcomes:
-            outcomes.append(_testcase(suite, entry.id, f"{entry.title} (no findings)", [], report.fail_on))
+            offline = entry.probe is not None and report.probe_status.get(entry.probe) == "offline"
+            case_name = f"{entry.title} ({'not run: offline' if offline else 'no findings'})"
+            if offline:  # never "passed": nothing was asked
+                case = ET.SubElement(suite, "testcase", classname=entry.id, name=case_name, time="0")
+                ET.SubElement(case, "skipped", message=f"offline: {entry.id} needs the {entry.probe} probe")
+                outcomes.append("skipped")
+            else:
+                outcomes.append(_testcase(suite, entry.id, case_name, None, report.fail_on))
         _count(suite, outcomes, totals)
     if report.errors:
         suite = ET.SubElement(root, "testsuite", name="input")

@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 from gate.model import Finding
+from gate.report.safe import utf8
 
 
 def on_disk(file: str) -> bool:
@@ -41,10 +42,10 @@ def artifact_uri(file: str, base: Path | None = None) -> str:
     """A URI reference for SARIF: relative (under %SRCROOT%) when possible, else file:// or the name."""
     relative = relative_path(file, base)
     if relative is not None:
-        return quote(relative)
+        return quote(utf8(relative))  # a non-UTF-8 file name keeps its own bytes, percent-encoded
     if on_disk(file):
-        return Path(os.path.abspath(file)).as_uri()
-    return quote(file or "<input>", safe="/")
+        return "file://" + quote(utf8(Path(os.path.abspath(file)).as_posix()))
+    return quote(utf8(file or "<input>"), safe="/")
 
 
 def resource_identity(finding: Finding) -> str:

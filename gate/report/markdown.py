@@ -14,8 +14,11 @@ from urllib.parse import quote
 
 from gate.model import ChecklistItem, Finding, Report, ServiceChecklist
 from gate.report.locations import relative_path
+from gate.report.safe import clean, utf8
+from gate.report.text import headline, plural
 
-ICONS = {"pass": "✅", "fail": "❌", "unverified": "❔"}
+ICONS = {"pass": "✅", "fail": "❌", "unverified": "❔", "suppressed": "➖"}
+VERDICTS = {"passed": "✅ PASSED", "failed": "❌ FAILED", "error": "❌ ERROR"}
 FOLD_QUIET_AFTER = 3  # more services without findings than this are folded into <details>
 FOLD_ROWS_AFTER = 20  # a table of findings longer than this is folded
 MAX_ROWS = 400  # finding rows in the whole document; the JSON and SARIF reports carry all of them
@@ -23,13 +26,13 @@ SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def cell(text: str) -> str:
-    """Text safe inside a table cell: Markdown and HTML inert, one line."""
-    text = SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
+    """Text safe inside a table cell: Markdown and HTML inert, one line, no control characters."""
+    text = SPECIAL.sub(r"\\\1", clean(text, keep_lines=True).replace("&", "&amp;"))
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
 
 
 def code(text: str) -> str:
-    return f"`{text}`" if text and "`" not in text and "|" not in text else cell(text)
+    return f"`{clean(text)}`" if text and "`" not in text and "|" not in text else cell(text)
 
 
 def link_base() -> tuple[str | None, Path]:
@@ -47,7 +50,7 @@ def where(finding: Finding, base: tuple[str | None, Path]) -> str:
     label = cell(f"{relative or finding.file}:{finding.line}")
     if relative is None:
         return label
-    return f"[{label}]({prefix or ''}{quote(relative)}#L{finding.line})"
+    return f"[{label}]({prefix or ''}{quote(utf8(relative))}#L{finding.line})"
 
 
 def finding_text(finding: Finding, base: tuple[str | None, Path]) -> str:
@@ -95,13 +98,13 @@ def folded(summary: str, body: list[str]) -> list[str]:
 def render(report: Report, colour: bool = False) -> str:
     base = link_base()
     rows = Rows()
-    passed = report.passed and not report.errors
-    counts = report.summary
-    lines = [f"## ingress-gate: {'✅ PASSED' if passed else '❌ FAILED'}", "",
-             f"**{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info, "
-             f"{counts['unverified']} unverified** (fail on {report.fail_on}) · {len(report.services)} services · "
-             f"{report.resources} resources in {report.files} files"
-             + (f" · {len(report.suppressed)} suppressed" if report.suppressed else ""), ""]
+    counts, extra = report.summary, report.counts
+    lines = [f"## ingress-gate: {VERDICTS[report.verdict]}", "", cell(headline(report)), "",
+             f"**{plural(counts['error'], 'error')}, {plural(counts['warning'], 'warning')}, {counts['info']} info** "
+             f"(fail on {report.fail_on}) · {extra['notVerifiedOffline']} not verified (offline) · "
+             f"{extra['couldNotVerify']} could not be verified · {extra['suppressed']} suppressed · "
+             f"{plural(extra['services'], 'service')} · {plural(report.resources, 'resource')} checked in "
+             f"{plural(report.files, 'file')}", ""]
     if report.errors:
         lines += ["### Input errors", "", *(f"- {cell(error)}" for error in report.errors), ""]
     # Services with findings stay open; the quiet ones (passed, or skipped checks only, as offline) fold.

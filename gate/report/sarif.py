@@ -20,6 +20,7 @@ from gate.checks import CHECKS
 from gate.checks.base import Check
 from gate.model import Finding, Report
 from gate.report.locations import artifact_uri, relative_path, resource_identity
+from gate.report.safe import clean, utf8
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 # Our own key: GitHub recomputes `primaryLocationLineHash` itself and warns when a tool's value differs.
@@ -68,7 +69,7 @@ def fingerprints(findings: list[Finding]) -> list[str]:
     for finding in findings:
         basis = fingerprint_basis(finding)
         seen[basis] += 1
-        out.append(hashlib.sha256(f"{basis}\x1f{seen[basis]}".encode()).hexdigest()[:32])
+        out.append(hashlib.sha256(utf8(f"{basis}\x1f{seen[basis]}")).hexdigest()[:32])
     return out
 
 
@@ -95,7 +96,7 @@ def result(finding: Finding, fingerprint: str, rule_index: int) -> dict[str, Any
         "ruleId": finding.check,
         "ruleIndex": rule_index,
         "level": LEVELS[finding.severity],
-        "message": {"text": f"{prefix}{subject}{finding.message}"},
+        "message": {"text": clean(f"{prefix}{subject}{finding.message}")},
         "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
         "properties": properties,
@@ -122,8 +123,8 @@ def document(report: Report) -> dict[str, Any]:
             }},
             "invocations": [invocation],
             "results": results,
-            "properties": {"passed": report.passed and not report.errors, "failOn": report.fail_on,
-                           "summary": report.summary},
+            "properties": {"verdict": report.verdict.value, "passed": report.passed, "failOn": report.fail_on,
+                           "summary": report.summary, "counts": report.counts},
         }],
     }
 

@@ -61,7 +61,7 @@ def test_traefik_profile_requires_entrypoint_ports(tmp_path):
     assert "the listener is not Programmed (Accepted=False)" in invalid.message
     old = check_text(tmp_path, render, policy=policy(tmp_path, "gatewayController: {name: traefik, version: '3.0.4'}\n"))
     invalid, = [f for f in old.findings if f.check == "gateway-invalid"]
-    assert "Traefik 3.0.4 drops the whole Gateway, taking its 1 other listener down with it" in invalid.message
+    assert "Traefik 3.0.4 drops the whole Gateway, taking its other listener down with it" in invalid.message
     custom = policy(tmp_path, "gatewayController: traefik\ntraefik:\n  entryPoints: {http: 80}\n")
     assert "gateway-invalid" not in ids(check_text(tmp_path, render, policy=custom))
 
@@ -78,8 +78,23 @@ def test_blast_radius_wording_follows_the_controller(tmp_path):
     traefik = check_text(tmp_path, gateway(), policy=policy(tmp_path, "gatewayController: {name: traefik, "
                                                                       "version: '2.11.0'}\n"))
     missing, = [f for f in traefik.findings if f.check == "listener-secret-missing"]
-    assert "on Traefik 2.11.0 (policy gatewayController) its 1 other listener of Gateway infra/gw stop serving" \
+    assert "on Traefik 2.11.0 (policy gatewayController) its other listener of Gateway infra/gw stops serving" \
         in missing.message
+
+
+def test_counts_in_messages_read_as_english(tmp_path):
+    """One other listener is "its other listener", never "all 1" nor "1 other listeners"; a lone listener has no
+    "0 other listeners"."""
+    generic = check_text(tmp_path, gateway(), policy=policy(tmp_path, "gatewayController: generic\n"))
+    missing, = [f for f in generic.findings if f.check == "listener-secret-missing"]
+    assert "the other listener of Gateway infra/gw keeps serving" in missing.message
+    assert "all 1" not in missing.message and "1 other listeners" not in missing.message
+    alone = gateway(port=80).split("  - name: app-https")[0]
+    report = check_text(tmp_path, alone, policy=policy(tmp_path, "gatewayController: {name: traefik, version: "
+                                                                 "'3.0.4'}\n"))
+    invalid, = [f for f in report.findings if f.check == "gateway-invalid"]
+    assert invalid.message.endswith("PortUnavailable; the listener is not Programmed (Accepted=False)")
+    assert "0 other" not in invalid.message
 
 
 def test_unknown_controller_is_a_policy_error(tmp_path):

@@ -181,3 +181,19 @@ def test_unresolved_references_setting_leaves_other_faults_of_those_checks_alone
     found = sorted((f.check, f.severity, "does not expose" in f.message) for f in report.findings
                    if f.check == "ingress-backend-missing")
     assert found == [("ingress-backend-missing", "error", True), ("ingress-backend-missing", "warning", False)]
+
+
+def test_duplicate_key_in_policy_is_an_error_naming_the_key_and_both_lines(tmp_path):
+    """A second `checks:` block must not silently replace the first: exit 2, the key and both lines."""
+    bad = policy_file(tmp_path, "checks:\n  image-tag-mutable: warning\nexemptions: []\nchecks:\n"
+                                "  route-backend-missing: warning\n")
+    with pytest.raises(PolicyError) as error:
+        load_policy(bad, CHECKS)
+    assert "key 'checks' appears twice, at lines 1 and 4" in str(error.value)
+    nested = str(write(tmp_path, "nested.yaml", "checks:\n  sync-wave-order: warning\n  sync-wave-order: off\n"))
+    with pytest.raises(PolicyError) as error:
+        load_policy(nested, CHECKS)
+    assert "key 'sync-wave-order' (in checks) appears twice, at lines 2 and 3" in str(error.value)
+    render = write(tmp_path, "r.yaml", ROUTE.format(annotations="{}"))
+    proc = gate_cli("check", "--offline", "--policy", bad, str(render))
+    assert proc.returncode == 2 and b"'checks' appears twice, at lines 1 and 4" in proc.stderr

@@ -27,17 +27,22 @@ def cases(root: ET.Element) -> dict[tuple[str, str], ET.Element]:
     return {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
 
 
-def test_incident_has_one_failing_case_per_check_and_resource():
-    """Each (check, resource) of the incident's findings is one failed case with file and line; totals add up."""
+def test_incident_has_one_failure_per_finding():
+    """Each of the incident's 11 errors is one failed case (the Gateway's 4 are 4, not 1) with file and
+    line; the network checks that did not run offline are skipped, not passed; totals add up."""
     proc = gate_cli("check", "--offline", "--format", "junit", "examples/incident")
     assert proc.returncode == 1
     root = ET.fromstring(proc.stdout)
+    findings = [f for f in example_findings("incident") if f["severity"] == "error"]  # at or above --fail-on
     expected = {(f["check"], f"{f['resource']['kind']} {f['resource']['namespace']}/{f['resource']['name']}"
                  if f["resource"]["namespace"] else f"{f['resource']['kind']} {f['resource']['name']}")
-                for f in example_findings("incident") if f["severity"] == "error"}
-    assert root.tag == "testsuites" and root.get("failures") == str(len(expected))
+                for f in findings}
+    assert root.tag == "testsuites" and root.get("failures") == str(len(findings))
     failed = {key: c for key, c in cases(root).items() if c.find("failure") is not None}
-    assert set(failed) == expected
+    assert {(check, name.split(" (")[0]) for check, name in failed} == expected and len(failed) == 11
+    offline = [c for c in root.iter("testcase") if c.get("name").endswith("(not run: offline)")]
+    assert offline and all(c.find("skipped") is not None for c in offline)
+    assert root.get("skipped") == str(len(offline))
     route = failed[("route-backend-missing", "HTTPRoute acme-pay-production/pay-route")]
     assert (route.get("file"), route.get("line")) == ("examples/incident/acme-pay-production/app.yaml", "56")
     assert "Deploy the backend Service" in route.find("failure").text

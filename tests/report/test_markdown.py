@@ -40,7 +40,7 @@ def test_incident_has_a_table_per_failing_service_with_links(monkeypatch):
     found = [f for f in example_findings("incident")
              if f["check"] not in ("certmanager-gateway-api-disabled", "certificate-wait-deadlock")]
     errors = sum(f["severity"] == "error" for f in found)
-    assert f"**{errors} errors, 0 warnings, 0 info, 0 unverified**" in text
+    assert f"**{errors} errors, 0 warnings, 0 info** (fail on error) · " in text
     head, folded = text.split("<details>", 1)
     failing = re.findall(r"^### ❌ https://(\S+)$", head, re.MULTILINE)
     assert {"pay.example.com", "pay.sandbox.example.com", "rbac.example.com", "rbac.sandbox.example.com"} <= set(failing)
@@ -85,8 +85,8 @@ def test_long_lists_are_folded_and_capped():
 
 
 def test_healthy_passes_and_input_errors_are_listed():
-    """A passing run says PASSED; input errors are listed and turn the verdict to FAILED."""
+    """A passing run says PASSED; input errors are listed and turn the verdict to ERROR (exit 2)."""
     assert gate_cli("check", "--offline", "--format", "markdown", "examples/healthy").stdout.decode() \
         .startswith("## ingress-gate: ✅ PASSED")
     text = markdown.render(report_of([], errors=["missing.yaml: no such file"]))
-    assert text.startswith("## ingress-gate: ❌ FAILED") and "### Input errors\n\n- missing.yaml: no such file" in text
+    assert text.startswith("## ingress-gate: ❌ ERROR") and "### Input errors\n\n- missing.yaml: no such file" in text

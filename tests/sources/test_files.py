@@ -154,10 +154,14 @@ def test_broken_document_does_not_hide_its_neighbours(tmp_path):
     assert [f.line for f in report.findings if f.check == "manifest-invalid"] == [13]
 
 
-def test_empty_file_is_fine(tmp_path):
-    """An empty file is no error and no finding."""
+def test_empty_file_is_no_parse_error_but_nothing_checked(tmp_path):
+    """An empty file is not manifest-invalid; alone it is input-empty (nothing was checked), and beside
+    a real object it is simply nothing."""
     (tmp_path / "empty.yaml").write_bytes(b"")
     report = run(RunConfig(paths=[str(tmp_path / "empty.yaml")], offline=True))
+    assert ids(report) == ["input-empty"] and not report.passed
+    (tmp_path / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
+    report = run(RunConfig(paths=[str(tmp_path)], offline=True))
     assert report.findings == [] and report.passed
 
 

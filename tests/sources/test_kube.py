@@ -155,7 +155,8 @@ def test_kube_rbac_refusal_is_an_input_error_naming_the_permission(tmp_path):
     err = proc.stderr.decode()
     assert "cannot list secrets in namespace traefik: 403 Forbidden" in err
     assert "the gate needs `list` on secrets in namespace traefik" in err
-    assert b"FAILED" in proc.stdout  # the report of what could be read is still printed
+    assert proc.stdout.startswith(b"ERROR: 1 input could not be read")  # the readable part is still reported
+    assert b"https://pay.example.com" in proc.stdout
 
 
 def test_kube_wrong_token_and_untrusted_server_are_errors_without_the_token(tmp_path):

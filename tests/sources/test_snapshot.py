@@ -177,7 +177,7 @@ def test_missing_snapshot_path_exits_2_with_the_report(tmp_path):
     """A --cluster-state path that does not exist is an input error (exit 2), named in stderr."""
     proc = gate_cli("check", "--offline", "--cluster-state", str(tmp_path / "nope.yaml"), str(EXAMPLES / "incident"))
     assert proc.returncode == 2 and b"nope.yaml: no such file or folder" in proc.stderr
-    assert b"FAILED" in proc.stdout
+    assert proc.stdout.startswith(b"ERROR: ") and b"https://pay.example.com" in proc.stdout
 
 
 @pytest.mark.parametrize("args, message", [
