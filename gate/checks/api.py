@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from gate.apischema import NOT_SERVED_BY_CRD, Result, Status, Validator
 from gate.checks.base import Check, Context, Hit, collector
 from gate.config import UsageError
+from gate.domain.kube import WORKLOAD_KINDS
 from gate.index import Index
 from gate.model import Resource
 
@@ -25,6 +26,15 @@ CRD_GROUP = "apiextensions.k8s.io"
 GATEWAY_GROUPS = ("gateway.networking.k8s.io", "gateway.networking.x-k8s.io")
 CHANNEL_ANNOTATION = "gateway.networking.k8s.io/channel"
 _RESULTS: weakref.WeakKeyDictionary[Index, list[tuple[Resource, Result]]] = weakref.WeakKeyDictionary()
+
+
+# The checklist line a rejected object's finding belongs on: the line of what the object is for.
+ITEM_OF_KIND = {
+    "HTTPRoute": "route", "GRPCRoute": "route", "TLSRoute": "route", "TCPRoute": "route", "UDPRoute": "route",
+    "Ingress": "route", "Gateway": "listener", "ListenerSet": "listener", "Certificate": "certificate",
+    "Issuer": "issuer", "ClusterIssuer": "issuer", "Service": "backend", "Secret": "listener",
+    **{kind: "workload" for kind in WORKLOAD_KINDS},
+}
 
 
 def experimental_channel(ctx: Context) -> bool:
@@ -82,12 +92,12 @@ def api_version_unknown(ctx: Context) -> Iterator[Hit]:
     for resource, result in results(ctx):
         if result.status == Status.UNKNOWN_API_VERSION:
             served = f"; served as: {', '.join(result.served)}" if result.served else ""
-            yield Hit(resource, f"{result.message}{served}", path=("apiVersion",))
+            yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=f"{result.message}{served}", path=("apiVersion",))
         elif result.status == Status.UNKNOWN_KIND and unknown_kinds != "ignore":
             key = (resource.api_version, resource.kind)
             if key not in seen_kinds:
                 seen_kinds.add(key)
-                yield Hit(resource, f"{resource.kind} ({resource.api_version}) is defined by no CRD the gate ships "
+                yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=f"{resource.kind} ({resource.api_version}) is defined by no CRD the gate ships "
                                     f"nor one in view: not validated (policy unknownKinds: {unknown_kinds})",
                           path=("kind",), severity=unknown_kinds, points_at_nothing=False)
 
@@ -107,14 +117,14 @@ def api_version_removed(ctx: Context) -> Iterator[Hit]:
         if _beyond_standard(resource, result):
             experimental = experimental_channel(ctx) if experimental is None else experimental
             if experimental:
-                yield Hit(resource, f"{result.message}, in the standard channel the gate ships; the experimental "
+                yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=f"{result.message}, in the standard channel the gate ships; the experimental "
                                     f"channel may serve it: not validated", path=("apiVersion",), unverified=True,
                           severity="info", points_at_nothing=False)
                 continue
-            yield Hit(resource, f"{result.message} (an experimental-channel version? set gatewayAPIChannel: "
+            yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=f"{result.message} (an experimental-channel version? set gatewayAPIChannel: "
                                 f"experimental in the policy)", path=("apiVersion",))
             continue
-        yield Hit(resource, result.message, path=("apiVersion",))
+        yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=result.message, path=("apiVersion",))
 
 
 @check("schema-invalid", "error", options=("kubernetesVersion", "gatewayAPIChannel", "gatewayController"),
@@ -134,23 +144,23 @@ def schema_invalid(ctx: Context) -> Iterator[Hit]:
                 experimental = experimental_channel(ctx) if experimental is None else experimental
                 if experimental:
                     # An experimental-channel field, or a typo: without that channel's CRDs the gate cannot tell.
-                    yield Hit(resource, f"{violation.message}: not in the standard channel the gate ships, and the "
+                    yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=f"{violation.message}: not in the standard channel the gate ships, and the "
                                         f"experimental channel is in use: not validated", path=violation.path or None,
                               unverified=True, severity="info", points_at_nothing=False)
                     continue
-                yield Hit(resource, f"{violation.message} (if it is an experimental-channel field, set "
+                yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=f"{violation.message} (if it is an experimental-channel field, set "
                                     f"gatewayAPIChannel: experimental in the policy)", path=violation.path or None)
                 continue
             if violation.kind == "unevaluable":
                 # A rule the CEL library cannot evaluate offline: said once, never a pass.
                 if violation.message not in unevaluable:
                     unevaluable.add(violation.message)
-                    yield Hit(resource, f"{_where(violation.path, violation.message)}could not evaluate: "
+                    yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=f"{_where(violation.path, violation.message)}could not evaluate: "
                                         f"{violation.message}",
                               path=violation.path or None, unverified=True, severity="info",
                               points_at_nothing=False)
                 continue
-            yield Hit(resource, f"{_where(violation.path, violation.message)}{violation.message}",
+            yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=f"{_where(violation.path, violation.message)}{violation.message}",
                       path=violation.path or None)
 
 

@@ -14,7 +14,7 @@ import textwrap
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from gate.model import SEVERITY_RANK, ChecklistItem, Finding, Report, ServiceChecklist, Verdict
+from gate.model import SEVERITY_RANK, ChecklistItem, Finding, Report, ServiceChecklist, Status, Verdict
 from gate.report.safe import clean
 
 MARKS = {"pass": "[x]", "fail": "[ ]", "unverified": "[?]", "suppressed": "[-]"}
@@ -30,6 +30,7 @@ class Options:
     verbose: bool = False  # every line of every service, every finding
     quiet: bool = False  # only failing lines and the verdict
     width: int | None = None  # wrap long lines to this many columns (a terminal), else never
+    fail_on: str = "error"  # with quiet: a line is shown when one of its findings fails the gate
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
@@ -110,7 +111,7 @@ def _service_block(service: ServiceChecklist, opts: Options, seen: Seen | None =
     host = clean(service.hostname)
     lines = [_paint(f"https://{host}", "1", opts)]
     for item in service.items:
-        if opts.quiet and not item.findings:
+        if opts.quiet and not any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[opts.fail_on] for f in item.findings):
             continue
         lines += _item_lines(item, opts, seen, host)
     return [*lines, ""]
@@ -196,16 +197,22 @@ def summary_line(report: Report) -> str:
 
 def render(report: Report, colour: bool = False, *, verbose: bool = False, quiet: bool = False,
            width: int | None = None) -> str:
-    opts = Options(colour=colour, verbose=verbose, quiet=quiet, width=width)
+    opts = Options(colour=colour, verbose=verbose, quiet=quiet, width=width, fail_on=report.fail_on)
     verdict_colour = COLOURS[report.verdict]
     lines = [*(_paint(line, verdict_colour, opts) for line in _wrap(headline(report), "  ", opts)), ""]
     # Services with findings first, in full: a `[?]` line whose finding could not be verified can
     # fail the gate as surely as a `[ ]` one.
     failing = [s for s in report.services if any(item.findings for item in s.items)]
+    # The most broken first: a platform-wide finding (a misconfigured issuer) reaches every service,
+    # and the services that fail on their own as well must not drown in alphabetical order.
+    failing.sort(key=lambda s: (-sum(item.status == Status.FAIL for item in s.items),
+                                -sum(len(item.findings) for item in s.items)))
     others = [s for s in report.services if not any(item.findings for item in s.items)]
     seen: Seen = {}
     for service in failing:
-        lines += _service_block(service, opts, seen)
+        block = _service_block(service, opts, seen)
+        if len(block) > 2 or not opts.quiet:  # quiet: a service none of whose lines fails the gate is left out
+            lines += block
     if not opts.quiet and others:
         if opts.verbose:
             for service in others:

@@ -91,14 +91,14 @@ def test_reference_not_permitted_on_a_route_backend_fails_the_backend_line(tmp_p
 
 
 def test_too_many_route_hostnames_fail_the_route_line(tmp_path):
-    """gateway-invalid about a route (17 hostnames) lands on `Route attaches to the Gateway`."""
+    """The API server's rejection of a route (17 hostnames) lands on `Route attaches to the Gateway`."""
     names = ", ".join(["shop.example.com", *(f"h{i}.example.com" for i in range(16))])
     text = CROSS_NAMESPACE.replace("hostnames: [shop.example.com]", f"hostnames: [{names}]").replace(
         "namespace: backend, ", "")
     report = check_text(tmp_path, text.replace("namespace: backend}", "namespace: app}"))
     service = next(s for s in report.services if s.hostname == "shop.example.com")
     route = next(i for i in service.items if i.label == "Route attaches to the Gateway")
-    assert route.status == "fail" and [f.check for f in route.findings] == ["gateway-invalid"]
+    assert route.status == "fail" and [f.check for f in route.findings] == ["schema-invalid"]
 
 
 @needs_corpus

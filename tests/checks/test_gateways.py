@@ -74,7 +74,7 @@ def test_blast_radius_wording_follows_the_controller(tmp_path):
         in missing.message
     generic = check_text(tmp_path, gateway(), policy=policy(tmp_path, "gatewayController: generic\n"))
     missing, = [f for f in generic.findings if f.check == "listener-secret-missing"]
-    assert "only this listener stops; the 1 other listener of Gateway infra/gw keep serving" in missing.message
+    assert "only this listener stops; the other listener of Gateway infra/gw keeps serving" in missing.message
     traefik = check_text(tmp_path, gateway(), policy=policy(tmp_path, "gatewayController: {name: traefik, "
                                                                       "version: '2.11.0'}\n"))
     missing, = [f for f in traefik.findings if f.check == "listener-secret-missing"]

@@ -50,10 +50,10 @@ def test_hostile_file_names_and_messages_round_trip(tmp_path):
     write(tmp_path, name, "apiVersion: v1\nkind: Service\nmetadata: {name: a\n  bad: [\n")
     proc = gate_cli("check", "--offline", "--format", "github", name, cwd=tmp_path)
     assert proc.returncode == 1
-    lines = proc.stdout.decode().splitlines()
-    assert len(lines) == 1
-    kind, props, data = parse_command(lines[0])
-    assert kind == "error" and props["file"] == name and props["title"] == "manifest-invalid"
+    commands = [parse_command(line) for line in proc.stdout.decode().splitlines()]
+    # the document that does not parse, and so no object in the input at all: one command each
+    assert sorted(props["title"] for _, props, _ in commands) == ["input-empty", "manifest-invalid"]
+    assert all(kind == "error" and props["file"] == name for kind, props, _ in commands)
     report = report_of([finding(message="line one\r\nline two ::warning::forged 50%", severity="warning",
                                 unverified=True)])
     kind, props, data = parse_command(github.render(report).rstrip("\n"))
