@@ -90,6 +90,12 @@ def main() -> None:
 @click.option("--nameserver", "nameservers", multiple=True, metavar="HOST[:PORT]",
               callback=_each(dns_probe.parse_nameserver),
               help="Ask this nameserver (each separately) instead of the system resolver; repeatable.")
+@click.option("--changed", is_flag=True,
+              help="PATHs are the files a change touches (pre-commit): the whole render set (policy `paths`, "
+                   "else the working folder) is checked, and the findings in these files count.")
+@click.option("--source-root", metavar="DIR",
+              help="Where Helm charts live: SARIF, annotations and Markdown point at a finding's chart template "
+                   "(from `# Source:`) under DIR when it exists.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], fail_on: str, offline: bool,
           namespace: str, include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int,
@@ -97,11 +103,9 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
           kube_context: str | None = None, argocd_app: str | None = None, argocd_insecure: bool = False,
           registry_config: str | None = None, insecure_registries: tuple[str, ...] = (),
           lb_hostnames: tuple[str, ...] = (), lb_addresses: tuple[str, ...] = (),
-          nameservers: tuple[str, ...] = ()) -> None:
+          nameservers: tuple[str, ...] = (), changed: bool = False, source_root: str | None = None) -> None:
     """Check rendered manifests: files, folders (recursive) or - for stdin."""
     outputs = [parse_format(f) for f in formats]
-    if not paths and not argocd_app:
-        raise click.UsageError("give at least one PATH (a file, a folder, or - for stdin), or --argocd-app NAME")
     if not any(path is None for _, path in outputs):
         outputs.insert(0, ("text", None))
     config = RunConfig(
@@ -111,6 +115,7 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
         registry=RegistryOptions(config_path=registry_config, insecure=insecure_registries),
         cluster=ClusterOptions(state_paths=cluster_state, kube=kube, kubeconfig=kubeconfig, context=kube_context,
                                argocd_app=argocd_app, argocd_insecure=argocd_insecure),
+        changed=changed, source_root=source_root,
     )
     try:
         report = run(config)
@@ -130,6 +135,9 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
         sys.exit(EXIT_ERROR)
     for error in report.errors:
         click.echo(f"gate: {error}", err=True)
+    if report.outside_changed:
+        click.echo(f"gate: --changed: {report.outside_changed} finding(s) in files that were not given are not "
+                   f"counted; `gate check` on the whole render reports them", err=True)
     if report.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_PASSED if report.passed else EXIT_FAILED)

@@ -214,6 +214,8 @@ class Report:
     probe_status: dict[str, str] = field(default_factory=dict)
     cluster_state_consulted: bool = False
     known: int = 0  # objects known to exist from cluster state (snapshots, the live API)
+    source_root: str | None = None  # --source-root: where reports look for a finding's Helm template
+    outside_changed: int = 0  # --changed: findings in files that were not given (not counted)
 
     @property
     def verdict(self) -> Verdict:

@@ -24,7 +24,7 @@ import yaml
 from conftest import EXAMPLES, ROOT, SARIF_SCHEMA, gate_cli
 from sarif_check import valid_sarif
 
-from gate.github_action import gate_args
+from gate.github_action import InputError, gate_args
 
 ACTION = ROOT / "action.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -195,5 +195,5 @@ def test_optional_inputs_become_options_only_when_set(tmp_path):
                  ("--nameserver", "10.0.0.2"), ("--cluster-state", "state/"), ("--cluster-state", "more.yaml"),
                  ("--fail-on", "warning"), ("--format", "sarif=out.sarif")]:
         assert pair in pairs
-    with pytest.raises(SystemExit):
+    with pytest.raises(InputError):
         gate_args({"GATE_PATHS": " "}, tmp_path)

@@ -63,7 +63,7 @@ def test_action_inputs_and_outputs_are_the_contract():
     """action.yml is composite with exactly the inputs and outputs of the issue, every run step in bash."""
     action = documents(ROOT / "action.yml")[0]
     assert set(action["inputs"]) == {"paths", "policy", "fail-on", "offline", "lb-hostname", "nameserver",
-                                     "cluster-state", "sarif-file", "version"}
+                                     "cluster-state", "sarif-file", "source-root", "version"}
     assert set(action["outputs"]) == {"passed", "errors", "warnings", "sarif-file"}
     assert action["runs"]["using"] == "composite"
     for step in action["runs"]["steps"]:
