@@ -78,6 +78,8 @@ def main() -> None:
 @click.option("--argocd-app", metavar="NAME", help="Check this Argo CD application's target manifests "
                                                    "(ARGOCD_SERVER, ARGOCD_AUTH_TOKEN); PATHs become optional.")
 @click.option("--argocd-insecure", is_flag=True, help="Do not verify the Argo CD server's TLS certificate.")
+@click.option("--argocd-ca", metavar="FILE", help="CA file trusted for the Argo CD server besides the system store "
+                                                  "(default: $ARGOCD_CA_FILE).")
 @click.option("--registry-config", type=click.Path(exists=True, dir_okay=False), metavar="PATH",
               help="Docker config.json with registry credentials (default: $DOCKER_CONFIG/config.json, "
                    "~/.docker/config.json; DOCKER_AUTH_CONFIG is read too).")
@@ -103,7 +105,8 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
           kube_context: str | None = None, argocd_app: str | None = None, argocd_insecure: bool = False,
           registry_config: str | None = None, insecure_registries: tuple[str, ...] = (),
           lb_hostnames: tuple[str, ...] = (), lb_addresses: tuple[str, ...] = (),
-          nameservers: tuple[str, ...] = (), changed: bool = False, source_root: str | None = None) -> None:
+          nameservers: tuple[str, ...] = (), changed: bool = False, source_root: str | None = None,
+          argocd_ca: str | None = None) -> None:
     """Check rendered manifests: files, folders (recursive) or - for stdin."""
     outputs = [parse_format(f) for f in formats]
     if not any(path is None for _, path in outputs):
@@ -114,7 +117,7 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
         dns=DnsOptions(lb_hostnames=lb_hostnames, lb_addresses=lb_addresses, nameservers=nameservers),
         registry=RegistryOptions(config_path=registry_config, insecure=insecure_registries),
         cluster=ClusterOptions(state_paths=cluster_state, kube=kube, kubeconfig=kubeconfig, context=kube_context,
-                               argocd_app=argocd_app, argocd_insecure=argocd_insecure),
+                               argocd_app=argocd_app, argocd_insecure=argocd_insecure, argocd_ca=argocd_ca),
         changed=changed, source_root=source_root,
     )
     try:

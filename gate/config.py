@@ -39,6 +39,7 @@ class ClusterOptions:
     context: str | None = None
     argocd_app: str | None = None
     argocd_insecure: bool = False
+    argocd_ca: str | None = None  # a CA file for the Argo CD server (else ARGOCD_CA_FILE)
 
 
 @dataclass(frozen=True)
