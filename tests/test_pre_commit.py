@@ -247,8 +247,15 @@ def test_2500_staged_files_give_the_folder_runs_verdict(tmp_path, pre_commit_hom
     assert "FAILED" in runs and verdicts(proc.stdout) == {"ingress-gate (staged manifests)": "Failed"}
 
 
-def test_a_chart_beside_its_render(tmp_path, pre_commit_home, hooks_repo):
-    """A Helm chart next to its render: with `exclude`, its templates are never read and both hooks pass."""
+def readme_block(first_line: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL) if b.startswith(first_line))
+
+
+def test_a_chart_beside_its_render_with_the_readme_config(tmp_path, pre_commit_home, hooks_repo):
+    """README's .gate.yaml and .pre-commit-config.yaml, as written (the repo URL and TAG pointed at a
+    snapshot of this tree), in a repository with a Helm chart beside its render: the templates are
+    never read and the hook passes; both hooks pass under try-repo too."""
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLES / "healthy", repo / "rendered")
     write(repo, "charts/shop/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 0.1.0\n")
@@ -265,15 +272,27 @@ def test_a_chart_beside_its_render(tmp_path, pre_commit_home, hooks_repo):
               containers:
                 - image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
         """)
-    (repo / ".gate.yaml").write_text("paths: [rendered]\nexclude: ['charts/**']\n", encoding="utf-8")
+    policy = readme_block("# .gate.yaml")
+    assert "charts/**" in policy
+    (repo / ".gate.yaml").write_text(policy, encoding="utf-8")
+    config = readme_block("# .pre-commit-config.yaml")
+    assert "https://github.com/OWNER/ingress-gate" in config and "rev: TAG" in config
+    config = config.replace("https://github.com/OWNER/ingress-gate", str(hooks_repo)).replace(
+        "rev: TAG", f"rev: {git('rev-parse', 'HEAD', cwd=hooks_repo).strip()}")
+    (repo / ".pre-commit-config.yaml").write_text(config, encoding="utf-8")
     git("init", "-q", cwd=repo)
     git("add", "-A", cwd=repo)
     # Without the policy, the templates are read as manifests and fail: what `args: [.]` used to do.
     defaults = write(tmp_path, "defaults.yaml", "version: 1\n")
     bare = gate_cli("check", "--offline", "--policy", str(defaults), ".", cwd=repo)
     assert bare.returncode == 1 and b"manifest-invalid" in bare.stdout
-    proc = try_repo(repo, pre_commit_home, hooks_repo)
+    env = {**GIT_ENV, "PRE_COMMIT_HOME": str(pre_commit_home), "PRE_COMMIT_COLOR": "never"}
+    proc = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files", "--verbose"], check=False,
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert verdicts(proc.stdout) == {"ingress-gate (whole render)": "Passed",
-                                     "ingress-gate (staged manifests)": "Passed"}, proc.stdout
-    assert "manifest-invalid" not in proc.stdout and proc.stdout.count("ingress-gate: PASSED: 0 errors") == 2
+    assert verdicts(proc.stdout) == {"ingress-gate (staged manifests)": "Passed"}, proc.stdout
+    assert "manifest-invalid" not in proc.stdout and "ingress-gate: PASSED: 0 errors" in proc.stdout
+    both = try_repo(repo, pre_commit_home, hooks_repo)
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert verdicts(both.stdout) == {"ingress-gate (whole render)": "Passed",
+                                     "ingress-gate (staged manifests)": "Passed"}, both.stdout
