@@ -27,6 +27,7 @@ from gate import __version__
 
 BASE = "ingress-gate-test-base:bookworm"
 IMAGE = "ingress-gate-test:dev"
+EXEC_ROOT = "/run/ingress-gate-test-dockerd"
 
 pytestmark = pytest.mark.skipif(os.environ.get("GATE_TEST_DOCKER") == "0", reason="GATE_TEST_DOCKER=0")
 
@@ -52,7 +53,7 @@ def docker_env(tmp_path_factory):
     # No bridge, no iptables: the build uses the host's network and the containers none.
     daemon = subprocess.Popen(["dockerd", "--bridge=none", "--iptables=false", "--ip-masq=false",
                                f"--host=unix://{socket}", f"--pidfile={folder / 'dockerd.pid'}",
-                               f"--exec-root={folder / 'exec'}"], stdout=log, stderr=subprocess.STDOUT)
+                               f"--exec-root={EXEC_ROOT}"], stdout=log, stderr=subprocess.STDOUT)
     env["DOCKER_HOST"] = f"unix://{socket}"
     try:
         deadline = time.monotonic() + 60
@@ -69,6 +70,12 @@ def docker_env(tmp_path_factory):
         except subprocess.TimeoutExpired:
             daemon.kill()
         log.close()
+        # dockerd leaves its network namespace mounted under --exec-root (outside pytest's folders,
+        # which pytest could not remove then); unmount what it left.
+        with open("/proc/mounts", encoding="utf-8") as mounts:
+            left = [line.split()[1] for line in mounts if line.split()[1].startswith(EXEC_ROOT)]
+        for mount_point in sorted(left, reverse=True):
+            subprocess.run(["umount", "-l", mount_point], check=False, capture_output=True)
 
 
 def ca_bundle() -> Path | None:
