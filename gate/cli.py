@@ -85,6 +85,8 @@ def main() -> None:
 @click.option("--argocd-app", metavar="NAME", help="Check this Argo CD application's target manifests "
                                                    "(ARGOCD_SERVER, ARGOCD_AUTH_TOKEN); PATHs become optional.")
 @click.option("--argocd-insecure", is_flag=True, help="Do not verify the Argo CD server's TLS certificate.")
+@click.option("--argocd-ca", metavar="FILE", help="CA file trusted for the Argo CD server besides the system store "
+                                                  "(default: $ARGOCD_CA_FILE).")
 @click.option("--registry-config", type=click.Path(exists=True, dir_okay=False), metavar="PATH",
               help="Docker config.json with registry credentials (default: $DOCKER_CONFIG/config.json, "
                    "~/.docker/config.json; DOCKER_AUTH_CONFIG is read too).")
@@ -100,6 +102,12 @@ def main() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Text: every line of every service and every finding.")
 @click.option("-q", "--quiet", is_flag=True, help="Text: only failing lines and the verdict.")
 @click.option("--progress", is_flag=True, help="Show progress on stderr even when it is not a terminal.")
+@click.option("--changed", is_flag=True,
+              help="PATHs are the files a change touches (pre-commit): the whole render set (policy `paths`, "
+                   "else the working folder) is checked, and the findings in these files count.")
+@click.option("--source-root", metavar="DIR",
+              help="Where Helm charts live: SARIF, annotations and Markdown point at a finding's chart template "
+                   "(from `# Source:`) under DIR when it exists.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], fail_on: str, offline: bool,
           namespace: str, include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int,
@@ -108,11 +116,10 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
           registry_config: str | None = None, insecure_registries: tuple[str, ...] = (),
           lb_hostnames: tuple[str, ...] = (), lb_addresses: tuple[str, ...] = (),
           nameservers: tuple[str, ...] = (), kube_version: str | None = None, verbose: bool = False,
-          quiet: bool = False, progress: bool = False) -> None:
+          quiet: bool = False, progress: bool = False, changed: bool = False, source_root: str | None = None,
+          argocd_ca: str | None = None) -> None:
     """Check rendered manifests: files, folders (recursive) or - for stdin."""
     outputs = [parse_format(f) for f in formats]
-    if not paths and not argocd_app:
-        raise click.UsageError("give at least one PATH (a file, a folder, or - for stdin), or --argocd-app NAME")
     if verbose and quiet:
         raise click.UsageError("--verbose and --quiet contradict each other; give one")
     if not any(path is None for _, path in outputs):
@@ -123,7 +130,8 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
         dns=DnsOptions(lb_hostnames=lb_hostnames, lb_addresses=lb_addresses, nameservers=nameservers),
         registry=RegistryOptions(config_path=registry_config, insecure=insecure_registries),
         cluster=ClusterOptions(state_paths=cluster_state, kube=kube, kubeconfig=kubeconfig, context=kube_context,
-                               argocd_app=argocd_app, argocd_insecure=argocd_insecure),
+                               argocd_app=argocd_app, argocd_insecure=argocd_insecure, argocd_ca=argocd_ca),
+        changed=changed, source_root=source_root,
     )
     meter = Progress(sys.stderr, enabled=progress or sys.stderr.isatty())
     try:
@@ -145,6 +153,9 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
         sys.exit(EXIT_ERROR)
     for error in report.errors:
         click.echo(f"gate: {clean(error)}", err=True)
+    if report.outside_changed:
+        click.echo(f"gate: --changed: {report.outside_changed} finding(s) in files that were not given are not "
+                   f"counted; `gate check` on the whole render reports them", err=True)
     try:
         sys.stdout.flush()
     except BrokenPipeError:

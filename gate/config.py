@@ -39,6 +39,7 @@ class ClusterOptions:
     context: str | None = None
     argocd_app: str | None = None
     argocd_insecure: bool = False
+    argocd_ca: str | None = None  # a CA file for the Argo CD server (else ARGOCD_CA_FILE)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class RunConfig:
     dns: DnsOptions = DnsOptions()
     registry: RegistryOptions = RegistryOptions()
     cluster: ClusterOptions = ClusterOptions()
+    # `paths` are the files a change touches: the whole render set is read, their findings count.
+    changed: bool = False
+    # Where Helm charts live in the repository: reports point at a finding's chart template
+    # (its `# Source:`) under this folder when the file exists there.
+    source_root: str | None = None
 
     def __post_init__(self) -> None:
         # Lists are accepted for convenience and stored as tuples, so a config never changes under a run.

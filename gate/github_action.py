@@ -18,6 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 TRUE = {"true", "yes", "1", "on"}
+EXIT_USAGE = 2
+
+
+class InputError(Exception):
+    """An input the gate cannot run with: the step exits 2, and the outputs still say it did not pass."""
 
 
 def words(value: str) -> list[str]:
@@ -27,9 +32,13 @@ def words(value: str) -> list[str]:
 
 def gate_args(env: Mapping[str, str], workdir: Path) -> list[str]:
     """The `gate check` arguments for the inputs; options of optional features only when set."""
-    paths = words(env.get("GATE_PATHS", ""))
+    try:
+        paths = words(env.get("GATE_PATHS", ""))
+    except ValueError as exc:  # an unbalanced quote
+        raise InputError(f"the `paths` input does not split into words: {exc}") from None
     if not paths:
-        raise SystemExit("ingress-gate: the `paths` input is empty: give the rendered manifests to check")
+        raise InputError("the `paths` input is empty: give the rendered manifests to check (files or folders, "
+                         "separated by spaces or newlines)")
     args = ["check", *paths,
             "--format", "github", "--format", "text",
             "--format", f"markdown={workdir / 'summary.md'}",
@@ -37,6 +46,8 @@ def gate_args(env: Mapping[str, str], workdir: Path) -> list[str]:
             "--fail-on", env.get("GATE_FAIL_ON") or "error"]
     if env.get("GATE_SARIF_FILE"):
         args += ["--format", f"sarif={env['GATE_SARIF_FILE']}"]
+    if env.get("GATE_SOURCE_ROOT"):
+        args += ["--source-root", env["GATE_SOURCE_ROOT"]]
     if env.get("GATE_POLICY"):
         args += ["--policy", env["GATE_POLICY"]]
     if env.get("GATE_OFFLINE", "").strip().lower() in TRUE:
@@ -69,14 +80,30 @@ def append(path: str | None, text: str) -> None:
             handle.write(text)
 
 
+def could_not_run(status: int, reason: str) -> str:
+    return f"## ingress-gate: ❌ could not run (exit code {status})\n\n{reason}\n"
+
+
 def main(env: Mapping[str, str] = os.environ) -> int:
     with tempfile.TemporaryDirectory(prefix="ingress-gate-", dir=env.get("RUNNER_TEMP") or None) as tmp:
         workdir = Path(tmp)
-        status = subprocess.run([sys.executable, "-m", "gate", *gate_args(env, workdir)], check=False).returncode
+        try:
+            args = gate_args(env, workdir)
+        except InputError as exc:
+            # A workflow command, so the reason is an annotation on the run and not only in the log.
+            print(f"::error title=ingress-gate::{exc}", flush=True)
+            append(env.get("GITHUB_STEP_SUMMARY"), could_not_run(EXIT_USAGE, str(exc)))
+            append(env.get("GITHUB_OUTPUT"), "".join(f"{key}={value}\n" for key, value in
+                                                     outputs(EXIT_USAGE, workdir, "").items()))
+            return EXIT_USAGE
+        sarif_file = env.get("GATE_SARIF_FILE", "")
+        if sarif_file:  # a folder that does not exist yet (reports/gate.sarif) is made, not an error
+            Path(sarif_file).parent.mkdir(parents=True, exist_ok=True)
+        status = subprocess.run([sys.executable, "-m", "gate", *args], check=False).returncode
         summary = workdir / "summary.md"
         append(env.get("GITHUB_STEP_SUMMARY"), summary.read_text(encoding="utf-8") if summary.is_file() else
-               f"## ingress-gate: ❌ could not run (exit code {status})\n\nSee the step's log for the reason.\n")
-        values = outputs(status, workdir, env.get("GATE_SARIF_FILE", ""))
+               could_not_run(status, "See the step's log for the reason."))
+        values = outputs(status, workdir, sarif_file)
     append(env.get("GITHUB_OUTPUT"), "".join(f"{key}={value}\n" for key, value in values.items()))
     return status
 

@@ -229,6 +229,8 @@ class Report:
     # Served TLS names that are not public DNS names (localhost, `*.svc`, IPs): not listed as HTTPS
     # services and never asked of public DNS; reported once.
     private_names: list[str] = field(default_factory=list)
+    source_root: str | None = None  # --source-root: where reports look for a finding's Helm template
+    outside_changed: int = 0  # --changed: findings in files that were not given (not counted)
 
     @property
     def verdict(self) -> Verdict:

@@ -7,6 +7,7 @@ GitHub Action and the tests all come through here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,6 +25,7 @@ from gate.progress import NO_PROGRESS, Progress
 from gate.sources import SourceError, check_options, read_known, read_render
 from gate.sources.field_lines import field_line
 from gate.sources.files import display_path, paused_gc
+from gate.sources.selection import Selection, SelectionError, select
 
 # Canned probe answers (tests): probe name -> request -> answer, as a mapping or a function.
 ProbeAnswers = Mapping[str, Mapping[Any, Any] | Callable[[Any], Any]]
@@ -115,8 +117,14 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
     except SourceError as exc:
         raise UsageError(str(exc)) from None
 
+    try:
+        selection = select(config.paths, changed=config.changed, policy_paths=policy.settings.get("paths") or (),
+                           exclude=policy.settings.get("exclude") or (), policy_file=policy.path,
+                           other_source=bool(config.cluster.argocd_app))
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
     progress.stage("reading inputs")
-    loaded = read_render(config)
+    loaded = read_render(dataclasses.replace(config, paths=selection.paths))
     if config.cluster.state_paths or config.cluster.kube:
         progress.stage(f"read {len(loaded.resources)} resources; reading cluster state")
     state = read_known(config, loaded.resources)
@@ -152,6 +160,7 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
     ctx.current = None
     findings.sort(key=lambda f: (f.file, f.line, -SEVERITY_RANK[f.severity], f.check, f.message))
     services, unassigned = build_checklists(ctx, findings, checks, suppressed)
+    findings, services, unassigned, outside = focus_on_changed(selection, findings, services, unassigned)
     return Report(
         findings=findings, services=services, unassigned=unassigned, suppressed=suppressed,
         skipped=[*loaded.skipped, *state.loaded.skipped], errors=[*loaded.errors, *state.loaded.errors],
@@ -159,8 +168,27 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
         files=loaded.files, documents=loaded.documents, resources=len(index.resources),
         policy_path=policy.path, probe_status=dict(ctx.probe_status),
         cluster_state_consulted=index.cluster_state_consulted, known=len(index.known),
-        private_names=private_https_names(index),
+        private_names=private_https_names(index), source_root=config.source_root, outside_changed=outside,
     )
+
+
+def focus_on_changed(selection: Selection, findings: list[Finding], services: list, unassigned: list[Finding]):
+    """--changed: the findings in the given files, and the services that involve them.
+
+    The checklists are built from every finding first, so a service line broken by a file that was
+    not given still shows `[ ]` (never `[x]` on a broken line); only the verdict is about the given files.
+    """
+    if selection.focus is None:
+        return findings, services, unassigned, 0
+    focus = selection.focus
+    kept = [f for f in findings if f.file in focus]
+
+    def involved(service) -> bool:
+        return any(item.location.rpartition(":")[0] in focus or any(f.file in focus for f in item.findings)
+                   for item in service.items)
+
+    return kept, [s for s in services if involved(s)], [f for f in unassigned if f.file in focus], \
+        len(findings) - len(kept)
 
 
 def _first_input(config: RunConfig) -> str:

@@ -54,6 +54,8 @@ def ids(report: Report) -> list[str]:
 def gate_cli(*args: str, cwd: Path | None = None, input: bytes | None = None, env: dict | None = None,
              timeout: float = 60) -> subprocess.CompletedProcess:
     """The real `gate` command in a subprocess (exit codes and streams as a user sees them)."""
-    full_env = {**os.environ, **(env or {})}
+    # This checkout's `gate`, also when cwd is elsewhere (an installed copy would be imported otherwise).
+    full_env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+                **(env or {})}
     return subprocess.run([sys.executable, "-m", "gate", *args], cwd=cwd or ROOT, input=input,
                           capture_output=True, env=full_env, timeout=timeout)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import EXAMPLES, ROOT, SARIF_SCHEMA, gate_cli
+from conftest import EXAMPLES, ROOT, SARIF_SCHEMA, gate_cli, write
 from sarif_check import valid_sarif
 
-from gate.github_action import gate_args
+from gate.github_action import InputError, gate_args
 
 ACTION = ROOT / "action.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -59,15 +59,16 @@ def read_outputs(path: Path) -> dict[str, str]:
     return values
 
 
-def run_action(inputs: dict[str, str], workspace: Path, runner_temp: Path) -> ActionRun:
-    action = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+def run_action(inputs: dict[str, str], workspace: Path, runner_temp: Path, *, action_path: Path = ROOT,
+               env_extra: dict[str, str] | None = None) -> ActionRun:
+    """`action_path`: the action's checkout (`github.action_path`). GitHub does not enforce `required`
+    on a composite action's inputs, so an empty `paths` reaches the steps as it would on a runner."""
+    action = yaml.safe_load((action_path / "action.yml").read_text(encoding="utf-8"))
     declared = action["inputs"]
     assert set(inputs) <= set(declared), f"unknown inputs {set(inputs) - set(declared)}"
     values = {name: str(spec.get("default", "")) for name, spec in declared.items()} | inputs
-    for name, spec in declared.items():
-        assert not spec.get("required") or values[name], f"required input {name} is empty"
     steps: dict[str, dict[str, str]] = {}
-    context = {"github.action_path": str(ROOT), "runner.temp": str(runner_temp), "runner.os": "Linux"}
+    context = {"github.action_path": str(action_path), "runner.temp": str(runner_temp), "runner.os": "Linux"}
 
     def substitute(text: str) -> str:
         def value(match: re.Match) -> str:
@@ -96,7 +97,8 @@ def run_action(inputs: dict[str, str], workspace: Path, runner_temp: Path) -> Ac
             path.write_text("", encoding="utf-8")
         env = {**os.environ, "GITHUB_OUTPUT": str(output_file), "GITHUB_STEP_SUMMARY": str(summary_file),
                "GITHUB_ENV": str(env_file), "GITHUB_PATH": str(path_file), "GITHUB_WORKSPACE": str(workspace),
-               "GITHUB_ACTION_PATH": str(ROOT), "RUNNER_TEMP": str(runner_temp), "RUNNER_OS": "Linux",
+               "GITHUB_ACTION_PATH": str(action_path), "RUNNER_TEMP": str(runner_temp), "RUNNER_OS": "Linux",
+               **(env_extra or {}),
                **{key: substitute(val) for key, val in step.get("env", {}).items()}}
         script = runner_temp / f"step_{number}.sh"
         script.write_text(substitute(step["run"]), encoding="utf-8")
@@ -196,5 +198,148 @@ def test_optional_inputs_become_options_only_when_set(tmp_path):
                  ("--nameserver", "10.0.0.2"), ("--cluster-state", "state/"), ("--cluster-state", "more.yaml"),
                  ("--fail-on", "warning"), ("--format", "sarif=out.sarif")]:
         assert pair in pairs
-    with pytest.raises(SystemExit):
+    with pytest.raises(InputError):
         gate_args({"GATE_PATHS": " "}, tmp_path)
+
+
+def test_empty_paths_exits_2_with_outputs_and_a_reason(workspace, runner_temp):
+    """An empty `paths` stops the step with 2; passed=false and the other outputs are still written."""
+    run = run_action({"paths": "", "offline": "true", "sarif-file": "gate.sarif"}, workspace, runner_temp)
+    assert run.status == 2, run.log
+    assert run.outputs == {"passed": "false", "errors": "", "warnings": "", "sarif-file": ""}
+    assert "::error title=ingress-gate::the `paths` input is empty" in run.log
+    assert run.summary.startswith("## ingress-gate: ❌ could not run (exit code 2)") and "`paths`" in run.summary
+
+
+def test_sarif_file_in_a_missing_folder_is_written(workspace, runner_temp):
+    """`sarif-file: reports/ci/gate.sarif` where reports/ does not exist: the folder is made, the SARIF kept."""
+    run = run_action({"paths": "examples/healthy", "offline": "true", "sarif-file": "reports/ci/gate.sarif"},
+                     workspace, runner_temp)
+    assert run.status == 0, run.log
+    assert run.outputs["sarif-file"] == "reports/ci/gate.sarif"
+    assert json.loads((workspace / "reports/ci/gate.sarif").read_text(encoding="utf-8"))["version"] == "2.1.0"
+
+
+def test_a_bare_version_is_refused_with_what_to_write_instead(workspace, runner_temp):
+    """`version: 0.1.0` would ask a package index that has no ingress-gate: the install step says what to use."""
+    run = run_action({"paths": "examples/healthy", "version": "0.1.0"}, workspace, runner_temp)
+    assert run.ran == ["cache-key", "install"] and run.status == 2, run.log
+    assert "git+https://github.com/OWNER/ingress-gate@0.1.0" in run.log
+
+
+def chart_and_render(workspace: Path) -> None:
+    """A chart committed under charts/ (its folder not named after the chart) and its render, as CI makes it."""
+    write(workspace, "charts/shop-chart/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 0.1.0\n")
+    write(workspace, "charts/shop-chart/templates/route.yaml", """
+        # The shop's route
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata:
+          name: {{ .Release.Name }}-route
+        spec:
+          parentRefs: [{name: gw}]
+          rules:
+            - backendRefs: [{name: {{ .Values.backend }}, port: 80}]
+        """)
+    write(workspace, "rendered/shop/templates/route.yaml", """
+        ---
+        # Source: shop/templates/route.yaml
+        # The shop's route
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata:
+          name: shop-route
+        spec:
+          parentRefs: [{name: gw}]
+          rules:
+            - backendRefs: [{name: shop-web, port: 80}]
+        """)
+
+
+def test_links_point_at_the_chart_template_with_source_root(workspace, runner_temp):
+    """With source-root, SARIF, annotations and the step summary name the committed template, not the render."""
+    chart_and_render(workspace)
+    run = run_action({"paths": "rendered", "offline": "true", "sarif-file": "gate.sarif", "source-root": "charts"},
+                     workspace, runner_temp, env_extra={"GITHUB_SERVER_URL": "https://github.com",
+                                                        "GITHUB_REPOSITORY": "acme/shop", "GITHUB_SHA": "0" * 40})
+    assert run.status == 1, run.log
+    template = "charts/shop-chart/templates/route.yaml"
+    results = json.loads((workspace / "gate.sarif").read_text(encoding="utf-8"))["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} == {"route-backend-missing", "route-parent-missing"}
+    for result in results:
+        location = result["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"]["uri"] == template
+        assert location["region"]["startLine"] == 3  # the template's `kind: HTTPRoute` line
+        assert "rendered at rendered/shop/templates/route.yaml:" in result["message"]["text"]
+    annotations = [line for line in run.log.splitlines() if line.startswith("::error ")]
+    assert len(annotations) == 2 and all(a.startswith(f"::error file={template},line=3,") for a in annotations)
+    assert f"(https://github.com/acme/shop/blob/{'0' * 40}/{template}#L3)" in run.summary
+    assert "rendered/shop" not in re.sub(r"rendered at rendered/shop/templates/route.yaml:\d+", "", run.summary)
+
+
+def test_without_source_root_links_say_the_file_is_generated(workspace, runner_temp):
+    """No source-root: links stay on the render, and every message says it is generated and from which template."""
+    chart_and_render(workspace)
+    run = run_action({"paths": "rendered", "offline": "true", "sarif-file": "gate.sarif"}, workspace, runner_temp)
+    assert run.status == 1, run.log
+    results = json.loads((workspace / "gate.sarif").read_text(encoding="utf-8"))["runs"][0]["results"]
+    for result in results:
+        assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+            "rendered/shop/templates/route.yaml"
+        assert "(generated file, from Helm template shop/templates/route.yaml" in result["message"]["text"]
+    annotations = [line for line in run.log.splitlines() if line.startswith("::error ")]
+    assert annotations and all("generated file" in a for a in annotations)
+
+
+def committed_snapshot(folder: Path) -> Path:
+    """This working tree (tracked and untracked files, minus what git ignores) as one commit of a repository."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            check=True, capture_output=True, text=True).stdout
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, folder / name)
+    git_env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+               "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"], ["tag", "v0.0.0-test"]):
+        subprocess.run(["git", *args], cwd=folder, check=True, env=git_env, capture_output=True)
+    return folder
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_fresh_clone_into_a_fresh_venv_as_a_runner_does(tmp_path):
+    """The action from a fresh clone (what `uses: OWNER/ingress-gate@TAG` checks out), no pip cache, new venv.
+
+    The runner's own Python stands in for setup-python; pip fetches every dependency (PyPI must be
+    reachable). Outputs, the step summary and the SARIF are the ones a workflow would read.
+    """
+    origin = committed_snapshot(tmp_path / "origin")
+    action_path = tmp_path / "_actions" / "OWNER" / "ingress-gate" / "v0.0.0-test"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "v0.0.0-test", origin.as_uri(),
+                    str(action_path)], check=True, capture_output=True)
+    workspace = tmp_path / "workspace"
+    shutil.copytree(EXAMPLES, workspace / "examples")
+    runner_temp = tmp_path / "runner_temp"
+    runner_temp.mkdir()
+    run = run_action({"paths": "examples/incident", "offline": "true", "sarif-file": "out/gate.sarif"}, workspace,
+                     runner_temp, action_path=action_path)
+    assert run.ran == ["cache-key", "install", "gate"] and run.status == 1, run.log
+    venv_python = runner_temp / "ingress-gate-venv" / "bin" / "python"
+    installed = subprocess.run([str(venv_python), "-c", "import gate; print(gate.__file__)"], check=True,
+                               cwd=workspace, capture_output=True, text=True).stdout
+    assert installed.startswith(str(runner_temp / "ingress-gate-venv"))  # the venv's copy, not this checkout
+    assert run.outputs == {"passed": "false", "errors": "12", "warnings": "0", "sarif-file": "out/gate.sarif"}
+    assert run.summary.startswith("## ingress-gate: ❌ FAILED") and "**12 errors, 0 warnings" in run.summary
+    sarif = json.loads((workspace / "out" / "gate.sarif").read_text(encoding="utf-8"))
+    assert len(sarif["runs"][0]["results"]) == 11 and sarif["runs"][0]["properties"]["passed"] is False
+    assert run.env_files == ""
+
+    # `version`: any pip requirement, here a git URL with a tag as a workflow would pin a release.
+    other_temp = tmp_path / "runner_temp_2"
+    other_temp.mkdir()
+    pinned = run_action({"paths": "examples/healthy", "offline": "true",
+                         "version": f"git+{origin.as_uri()}@v0.0.0-test"}, workspace, other_temp,
+                        action_path=action_path)
+    assert pinned.status == 0, pinned.log
+    assert pinned.outputs == {"passed": "true", "errors": "0", "warnings": "0", "sarif-file": ""}

@@ -1,8 +1,8 @@
 """Where the gate runs: the files other systems read (Dockerfile, pre-commit, workflow, Argo CD Job).
 
-No Docker engine and no Kubernetes API server run here: the image is checked by its Dockerfile's
-invariants, and the manifests by `kubectl kustomize` (offline) and by the gate itself;
-`kubectl apply --dry-run=client` needs a server for its REST mapping, so it is not used.
+No Kubernetes API server runs here: the manifests are checked by `kubectl kustomize` (offline) and
+by the gate itself; `kubectl apply --dry-run=client` needs a server for its REST mapping, so it is
+not used. The image is built and run for real in tests/test_image.py when a docker daemon can run.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def documents(path) -> list[dict]:
 
 
 def deploy_objects() -> dict[str, dict]:
+    """The component's objects (deploy/argocd/*.yaml), by kind."""
     return {d["kind"]: d for p in sorted(DEPLOY.glob("*.yaml")) if p.name != "kustomization.yaml"
             for d in documents(p)}
 
@@ -55,15 +56,16 @@ def test_pre_commit_hooks_are_offline_python_hooks():
     for hook in hooks.values():
         assert hook["language"] == "python" and "--offline" in hook["entry"].split()
         assert hook["types_or"] == ["yaml", "json"]
-    assert hooks["gate"]["pass_filenames"] is False and hooks["gate"]["args"]
-    assert hooks["gate-files"]["require_serial"] is True and hooks["gate-files"].get("pass_filenames", True)
+    assert hooks["gate"]["pass_filenames"] is False and "args" not in hooks["gate"]  # paths come from .gate.yaml
+    assert "--changed" in hooks["gate-files"]["entry"].split() and hooks["gate-files"].get("pass_filenames", True)
+    assert all(hook["require_serial"] is True for hook in hooks.values())
 
 
 def test_action_inputs_and_outputs_are_the_contract():
     """action.yml is composite with exactly the inputs and outputs of the issue, every run step in bash."""
     action = documents(ROOT / "action.yml")[0]
     assert set(action["inputs"]) == {"paths", "policy", "fail-on", "offline", "lb-hostname", "nameserver",
-                                     "cluster-state", "sarif-file", "version"}
+                                     "cluster-state", "sarif-file", "source-root", "version"}
     assert set(action["outputs"]) == {"passed", "errors", "warnings", "sarif-file"}
     assert action["runs"]["using"] == "composite"
     for step in action["runs"]["steps"]:
@@ -97,87 +99,160 @@ def test_argocd_job_is_a_safe_presync_hook():
     assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"] is True
     assert str(pod["securityContext"]["runAsUser"]) == dockerfile_user().partition(":")[0]
     (container,) = pod["containers"]
+    assert container["image"] == "IMAGE"  # the one placeholder, set by the application's kustomization
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert set(container["resources"]["requests"]) == set(container["resources"]["limits"]) == {"cpu", "memory"}
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-    assert "emptyDir" in next(v for v in pod["volumes"] if v["name"] == mounts["/tmp"])
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
     assert container["args"][:2] == ["check", "--argocd-app"] and "--kube" in container["args"]
+    # the verdict and its reasons are the log's first lines
+    assert container["args"][container["args"].index("--format") + 1] == "summary"
     env = {e["name"]: e for e in container["env"]}
     for name in ("ARGOCD_SERVER", "ARGOCD_AUTH_TOKEN"):
-        assert "secretKeyRef" in env[name]["valueFrom"]
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == "ingress-gate-argocd" and ref["optional"] is True
+    registry = volumes[mounts[env["DOCKER_CONFIG"]["value"]]]["secret"]
+    assert registry["items"] == [{"key": ".dockerconfigjson", "path": "config.json"}]  # kubernetes.io/dockerconfigjson
+    policy = volumes[mounts[container["workingDir"]]]["configMap"]
+    assert policy["items"] == [{"key": ".gate.yaml", "path": ".gate.yaml"}] and policy["optional"] is True
+    assert volumes["argocd"]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
     assert pod["serviceAccountName"] == objects["ServiceAccount"]["metadata"]["name"]
+    for obj in objects.values():  # the application's namespace decides where they go
+        assert "namespace" not in obj["metadata"] and "labels" not in obj["metadata"]
+
+
+def rules_granted(role: dict) -> set[tuple[str, str]]:
+    granted = set()
+    for rule in role["rules"]:
+        assert sorted(rule["verbs"]) == ["get", "list"] and "resourceNames" not in rule
+        granted |= {(group, resource) for group in rule["apiGroups"] for resource in rule["resources"]}
+    return granted
 
 
 def test_argocd_rbac_is_get_and_list_on_exactly_the_kinds_the_gate_reads():
-    """The ClusterRole grants get/list on the kinds `--kube` lists (gate/sources/kube.py), nothing more."""
+    """Namespaced kinds in a Role per namespace, the cluster-scoped kinds in the one ClusterRole, cert-manager's
+    Deployment in a Role in its namespace, nothing more."""
     objects = deploy_objects()
-    granted = set()
-    for rule in objects["ClusterRole"]["rules"]:
-        assert sorted(rule["verbs"]) == ["get", "list"] and "resourceNames" not in rule
-        granted |= {(group, resource) for group in rule["apiGroups"] for resource in rule["resources"]}
-    assert granted == {(kind.group, kind.plural) for kind in KINDS}
-    binding = objects["ClusterRoleBinding"]
-    assert binding["roleRef"]["name"] == objects["ClusterRole"]["metadata"]["name"]
-    (subject,) = binding["subjects"]
-    account = objects["ServiceAccount"]["metadata"]
-    assert (subject["kind"], subject["name"], subject["namespace"]) == ("ServiceAccount", account["name"],
-                                                                         account["namespace"])
+    cluster = {(d["kind"], d["metadata"].get("namespace")): d
+               for p in sorted((DEPLOY / "cluster").glob("*-*.yaml")) for d in documents(p)}
+    cluster.update({kind: d for (kind, namespace), d in cluster.items() if kind.startswith("Cluster")})
+    namespaced = {(k.group, k.plural) for k in KINDS if k.namespaced and k.fixed_namespaces is None}
+    assert rules_granted(objects["Role"]) == namespaced
+    assert rules_granted(cluster[("Role", "traefik")]) == namespaced  # the shared Gateway's namespace
+    for kind in KINDS:  # kinds read in fixed namespaces (cert-manager's Deployment): a Role there, only that
+        for namespace in kind.fixed_namespaces or ():
+            assert rules_granted(cluster[("Role", namespace)]) == {(kind.group, kind.plural)}
+    assert rules_granted(cluster["ClusterRole"]) == {(k.group, k.plural) for k in KINDS if not k.namespaced}
+    assert "Why a ClusterRole" in (DEPLOY / "cluster" / "cluster-reader.yaml").read_text(encoding="utf-8")
+    binding = objects["RoleBinding"]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": objects["Role"]["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": objects["ServiceAccount"]["metadata"]["name"]}]
+    for key, binding in cluster.items():
+        if key in ("ClusterRoleBinding",) or key[0] == "RoleBinding":
+            assert {s["name"] for s in binding["subjects"]} == {"ingress-gate"}
 
 
 def test_the_jobs_account_and_rbac_exist_before_the_job():
     """ServiceAccount and RBAC are PreSync hooks in an earlier wave, so the first sync can start the Job."""
     objects = deploy_objects()
     job_wave = int(objects["Job"]["metadata"]["annotations"].get("argocd.argoproj.io/sync-wave", "0"))
-    for kind in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
+    for kind in ("ServiceAccount", "Role", "RoleBinding"):
         annotations = objects[kind]["metadata"]["annotations"]
         assert annotations[HOOK] == "PreSync"
         assert int(annotations["argocd.argoproj.io/sync-wave"]) < job_wave
 
 
-def test_gate_finds_nothing_in_its_own_deploy_folder():
-    """The gate's own manifests are clean under the gate."""
+def test_gate_finds_only_the_unset_image_placeholder_in_its_own_deploy_folder():
+    """The gate's own manifests are clean under the gate, except `image: IMAGE`, which no registry can
+    hold (uppercase): a placeholder left unset fails the gate instead of pulling something."""
     proc = gate_cli("check", "--offline", "--format", "json", "deploy/")
-    assert proc.returncode == 0, proc.stdout.decode()
-    assert yaml.safe_load(proc.stdout)["findings"] == []
+    findings = yaml.safe_load(proc.stdout)["findings"]
+    assert [(f["check"], f["file"], f["resource"]["name"]) for f in findings] == [
+        ("image-reference-invalid", "deploy/argocd/job.yaml", "ingress-gate")]
+
+
+EXAMPLE_APP = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app.kubernetes.io/name: web}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: web}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: web}}
+    spec: {containers: [{name: web, image: registry.example.com/shop/web:1.4.2, ports: [{name: http, containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app.kubernetes.io/name: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web}
+"""
+
+
+def kustomize(folder) -> list[dict]:
+    built = subprocess.run(["kubectl", "kustomize", str(folder)], check=True, capture_output=True, timeout=60).stdout
+    return [d for d in yaml.safe_load_all(built) if d]
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-def test_kustomization_builds_and_the_built_objects_pass_the_gate():
-    """`kubectl kustomize deploy/argocd` builds every object, and the gate passes its output."""
-    built = subprocess.run(["kubectl", "kustomize", str(DEPLOY)], check=True, capture_output=True, timeout=60).stdout
-    kinds = sorted(d["kind"] for d in yaml.safe_load_all(built) if d)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Job", "ServiceAccount"]
+def test_the_readme_kustomization_adds_the_job_and_changes_nothing_of_the_app(tmp_path):
+    """deploy/argocd/README.md's kustomization, on an example application, with the component made local.
+
+    The application's own objects come out exactly as without the component (no rename, no new label,
+    same namespace and images); the gate's objects land in the application's namespace with the image set.
+    """
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if "kustomization.yaml of" in b)
+    overlay = yaml.safe_load(block)
+    (remote,) = overlay["components"]
+    assert remote == "https://github.com/OWNER/ingress-gate//deploy/argocd?ref=TAG"
+    shutil.copytree(DEPLOY, tmp_path / "ingress-gate")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.yaml").write_text(EXAMPLE_APP, encoding="utf-8")
+    assert overlay["resources"] == ["app.yaml"]
+    overlay["components"] = ["../ingress-gate"]
+    (app / "kustomization.yaml").write_text(yaml.safe_dump(overlay), encoding="utf-8")
+    with_gate = kustomize(app)
+    del overlay["components"]
+    (app / "kustomization.yaml").write_text(yaml.safe_dump(overlay), encoding="utf-8")
+    without = kustomize(app)
+    gate_objects = [d for d in with_gate if d["metadata"]["name"] in ("ingress-gate", "ingress-gate-reader")]
+    assert [d for d in with_gate if d not in gate_objects] == without
+    assert {(d["kind"], d["metadata"]["name"]) for d in without} == {("Deployment", "web"), ("Service", "web"),
+                                                                      ("ServiceAccount", "web")}
+    assert sorted(d["kind"] for d in gate_objects) == ["Job", "Role", "RoleBinding", "ServiceAccount"]
+    namespace = overlay["namespace"]
+    assert all(d["metadata"]["namespace"] == namespace for d in with_gate)
+    job = next(d for d in gate_objects if d["kind"] == "Job")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    image = next(i for i in overlay["images"] if i["name"] == "IMAGE")
+    assert container["image"] == f"{image['newName']}:{image['newTag']}"
+    assert {e["name"]: e.get("value") for e in container["env"]}["ARGOCD_APP_NAME"] == "shop"
+    binding = next(d for d in gate_objects if d["kind"] == "RoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "ingress-gate", "namespace": namespace}]
+    # The built objects pass the gate (the app's Service selects its Deployment, the Job is a hook).
+    built = yaml.safe_dump_all(with_gate).encode()
     proc = gate_cli("check", "--offline", "-", input=built)
     assert proc.returncode == 0, proc.stdout.decode()
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-def test_the_readme_overlay_renames_consistently(tmp_path):
-    """deploy/argocd/README.md's kustomization (remote base made local) builds with names, namespace, image set."""
-    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
-    block = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if "kustomization.yaml of" in b)
-    shutil.copytree(DEPLOY, tmp_path / "gate")
-    overlay = yaml.safe_load(block)
-    assert any(r.startswith("https://github.com/") and r.endswith("//deploy/argocd?ref=v0.1.0")
-               for r in overlay["resources"])
-    overlay["resources"] = ["../gate"]  # the application's own base and the remote URL are not here
-    write_app = tmp_path / "app" / "kustomization.yaml"
-    write_app.parent.mkdir()
-    write_app.write_text(yaml.safe_dump(overlay), encoding="utf-8")
-    built = subprocess.run(["kubectl", "kustomize", str(write_app.parent)], check=True, capture_output=True,
-                           timeout=60).stdout
-    objects = {d["kind"]: d for d in yaml.safe_load_all(built) if d}
-    pod = objects["Job"]["spec"]["template"]["spec"]
-    assert pod["serviceAccountName"] == objects["ServiceAccount"]["metadata"]["name"] == "ingress-gate-shop"
-    assert objects["ClusterRoleBinding"]["subjects"][0] == {"kind": "ServiceAccount", "name": "ingress-gate-shop",
-                                                             "namespace": "shop"}
-    assert objects["ClusterRoleBinding"]["roleRef"]["name"] == objects["ClusterRole"]["metadata"]["name"]
-    container = pod["containers"][0]
-    assert container["image"] == "registry.example.com/platform/ingress-gate:0.1.0"
-    assert {e["name"]: e.get("value") for e in container["env"]}["ARGOCD_APP_NAME"] == "shop"
-    assert {e["name"]: e.get("valueFrom") for e in container["env"]}["ARGOCD_SERVER"]["secretKeyRef"]["name"] == \
-        "ingress-gate-argocd"  # the Secret made by hand keeps its name
+def test_the_cluster_grants_build():
+    """deploy/argocd/cluster builds: the ClusterRole and its binding, the shared Gateway namespace's Role and
+    cert-manager's namespace's Role, each with its binding."""
+    kinds = sorted(d["kind"] for d in kustomize(DEPLOY / "cluster"))
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Role", "Role", "RoleBinding", "RoleBinding"]
 
 
 def readme_yaml(first_line: str) -> dict:

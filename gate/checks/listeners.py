@@ -23,8 +23,9 @@ def _blast_radius(ctx: Context, listener: Listener) -> str:
            "ever; on Traefik before v3.1 and released Cilium that takes the whole Gateway down (Gateway API spec; "
            "traefik #9158; cilium #34982).",
        title="A Gateway listener references a TLS Secret that nothing provides",
-       remediation="Create the Secret, add a cert-manager Certificate whose secretName is that Secret (in an "
-                   "earlier sync wave than the Gateway), or fix the certificateRef.")
+       remediation="Create the Secret, add a cert-manager Certificate whose secretName is that Secret (issued "
+                   "before the listener goes live: an earlier sync wave when its HTTP-01 solver does not need this "
+                   "Gateway, else the HTTPS listener in a later wave), or fix the certificateRef.")
 def listener_secret_missing(ctx: Context) -> Iterator[Hit]:
     for listener in terminating_listeners(ctx.index.listeners):
         for ref in listener.certificate_refs:

@@ -43,6 +43,8 @@ def check_options(config: RunConfig) -> None:
                           "(a snapshot from --cluster-state works offline)")
     if config.offline and cluster.argocd_app:
         raise SourceError("--argocd-app reads the Argo CD API, which --offline forbids; drop one of them")
+    if cluster.argocd_insecure and cluster.argocd_ca:
+        raise SourceError("--argocd-insecure turns off the verification that --argocd-ca is for; drop one of them")
     if (cluster.kubeconfig or cluster.context) and not cluster.kube:
         raise SourceError("--kubeconfig and --context choose the cluster for --kube; add --kube")
 
@@ -54,6 +56,7 @@ def read_render(config: RunConfig) -> LoadResult:
         from gate.sources.argocd import load_argocd_app  # httpx only when Argo CD is asked
 
         load_argocd_app(config.cluster.argocd_app, loaded, insecure=config.cluster.argocd_insecure,
+                        ca_file=config.cluster.argocd_ca,
                         max_bytes=config.max_file_bytes)
     return loaded
 

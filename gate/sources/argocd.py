@@ -22,25 +22,28 @@ def argocd_base_url(server: str) -> str:
     return server if "://" in server else f"https://{server}"
 
 
-def load_argocd_app(app: str, result: LoadResult, *, insecure: bool = False,
+def load_argocd_app(app: str, result: LoadResult, *, insecure: bool = False, ca_file: str | None = None,
                     max_bytes: int, env: dict[str, str] | None = None) -> None:
     """Add an application's target manifests (GET /api/v1/applications/{name}/manifests) to `result`.
 
     `app` is NAME or APP-NAMESPACE/NAME (applications in any namespace). Each manifest becomes a
     document labelled `argocd:<app>/<Kind>/<namespace>/<name>`. Failures become `result.errors`;
-    the token never appears in them.
+    the token never appears in them. `ca_file` (--argocd-ca, else ARGOCD_CA_FILE): a CA trusted
+    besides the system store, for a server with a self-signed or private certificate.
     """
     env = os.environ if env is None else env
     server, token = env.get("ARGOCD_SERVER", ""), env.get("ARGOCD_AUTH_TOKEN", "")
     if not server or not token:
         missing = " and ".join(n for n, v in (("ARGOCD_SERVER", server), ("ARGOCD_AUTH_TOKEN", token)) if not v)
-        result.errors.append(f"--argocd-app {app}: {missing} not set")
+        result.errors.append(f"--argocd-app {app}: {missing} not set (the PreSync Job takes them from the keys "
+                             f"`server` and `token` of the Secret ingress-gate-argocd in its namespace)")
         return
+    ca_file = ca_file or env.get("ARGOCD_CA_FILE") or None
     app_namespace, _, name = app.rpartition("/")
     url = f"{argocd_base_url(server)}/api/v1/applications/{quote(name, safe='')}/manifests"
     params = {"appNamespace": app_namespace} if app_namespace else {}
     try:
-        body = _fetch_json(url, params, token, insecure=insecure, max_bytes=max_bytes)
+        body = _fetch_json(url, params, token, insecure=insecure, ca_file=ca_file, max_bytes=max_bytes)
     except ArgoCDError as exc:
         result.errors.append(f"--argocd-app {app}: {str(exc).replace(token, '***')}")
         return
@@ -84,10 +87,22 @@ class ArgoCDError(Exception):
     pass
 
 
-def _fetch_json(url: str, params: dict[str, str], token: str, *, insecure: bool, max_bytes: int) -> Any:
-    # The system trust store (and SSL_CERT_FILE / SSL_CERT_DIR), as other tools in the Job's image
-    # see it; redirects are not followed, so the token only ever goes to ARGOCD_SERVER.
-    verify: ssl.SSLContext | bool = False if insecure else ssl.create_default_context()
+def trust(ca_file: str | None) -> ssl.SSLContext:
+    """The system trust store (and SSL_CERT_FILE / SSL_CERT_DIR), plus `ca_file` when given."""
+    context = ssl.create_default_context()
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ArgoCDError(f"cannot load the Argo CD CA file {ca_file} (--argocd-ca / ARGOCD_CA_FILE): "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
+    return context
+
+
+def _fetch_json(url: str, params: dict[str, str], token: str, *, insecure: bool, max_bytes: int,
+                ca_file: str | None = None) -> Any:
+    # Redirects are not followed, so the token only ever goes to ARGOCD_SERVER.
+    verify: ssl.SSLContext | bool = False if insecure else trust(ca_file)
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     try:
         with (httpx.Client(verify=verify, timeout=ARGOCD_TIMEOUT, follow_redirects=False) as client,
@@ -101,8 +116,8 @@ def _fetch_json(url: str, params: dict[str, str], token: str, *, insecure: bool,
     except httpx.HTTPError as exc:
         reason = str(exc) or type(exc).__name__
         if "CERTIFICATE_VERIFY_FAILED" in reason:
-            reason += (" (the server's certificate is not trusted: add its CA to the trust store or "
-                       "SSL_CERT_FILE, or pass --argocd-insecure)")
+            reason += (" (the server's certificate is not trusted: pass its CA with --argocd-ca FILE or "
+                       "ARGOCD_CA_FILE, or --argocd-insecure)")
         raise ArgoCDError(f"cannot read {url}: {reason}") from None
     if response.is_redirect:
         raise ArgoCDError(f"{url} answered {response.status_code} redirecting to "

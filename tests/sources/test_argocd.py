@@ -113,3 +113,25 @@ def test_argocd_needs_server_and_token():
     proc = gate_cli("check", "--argocd-app", "shop-platform", *NO_NETWORK,
                     env={"ARGOCD_SERVER": "", "ARGOCD_AUTH_TOKEN": ""})
     assert proc.returncode == 2 and b"ARGOCD_SERVER and ARGOCD_AUTH_TOKEN not set" in proc.stderr
+
+
+def test_argocd_ca_file_trusts_a_self_signed_server(tmp_path):
+    """--argocd-ca FILE (or ARGOCD_CA_FILE) trusts the server's private CA; the system store is not needed."""
+    with TLSPeer(ArgoCD(), tmp_path) as peer:
+        by_option = gate_cli("check", "--argocd-app", "shop-platform", "--argocd-ca", str(peer.ca_file),
+                             "--format", "json", *NO_NETWORK, env=argocd_env(peer, trust=False))
+        by_env = gate_cli("check", "--argocd-app", "shop-platform", "--format", "json", *NO_NETWORK,
+                          env={**argocd_env(peer, trust=False), "ARGOCD_CA_FILE": str(peer.ca_file)})
+        missing = gate_cli("check", "--argocd-app", "shop-platform", *NO_NETWORK,
+                           env={**argocd_env(peer, trust=False), "ARGOCD_CA_FILE": str(tmp_path / "nope.pem")})
+        assert len(peer.requests) == 2  # the missing CA file stops the gate before it sends the token
+    for proc in (by_option, by_env):
+        assert proc.returncode == 1, proc.stderr.decode()
+        assert json.loads(proc.stdout)["inputErrors"] == []
+    assert missing.returncode == 2 and b"cannot load the Argo CD CA file" in missing.stderr
+    assert b"nope.pem" in missing.stderr and TOKEN.encode() not in missing.stdout + missing.stderr
+
+
+def test_argocd_ca_and_insecure_contradict():
+    proc = gate_cli("check", "--argocd-app", "x", "--argocd-ca", "ca.pem", "--argocd-insecure")
+    assert proc.returncode == 2 and b"--argocd-insecure" in proc.stderr
