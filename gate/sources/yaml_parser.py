@@ -37,6 +37,10 @@ _DEEP_LINE = re.compile(r"^[ \t?:-]{%d}" % (MAX_DEPTH // 2), re.MULTILINE)
 # controls, DEL, C1 controls), NEL and the Unicode line separators (libyaml folds them as line breaks),
 # a BOM inside the text, and tabs (libyaml refuses a tab as indentation, before a block collection and on
 # an otherwise empty line). Documents holding any of these go to libyaml, which decides as kubectl does.
+# Kubernetes numbers are 64-bit; Python refuses to convert integers of more than 4,300 digits to text (and
+# yaml-rs builds some of them anyway). A longer run of digits goes to libyaml, which refuses the number.
+MAX_NUMBER_DIGITS = 1000
+_LONG_DIGITS = re.compile(r"(?<![0-9])[0-9]{%d}" % MAX_NUMBER_DIGITS)  # starts at a run's start only: linear
 _FAST_UNSAFE = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 
 _UNQUOTED_TEMPLATE = re.compile(r"(?:^|:[ \t]|-[ \t])[ \t]*\{\{", re.MULTILINE)  # `key: {{ .Values.x }}`
@@ -85,7 +89,7 @@ _RARE_INDICATORS = "[{&*!%?"
 def yaml11_sensitive(text: str) -> bool:
     """True when YAML 1.1 and 1.2 might read some scalar of this document differently, or when it holds
     characters libyaml refuses or folds (the fast path must never accept what kubectl refuses)."""
-    if _FAST_UNSAFE.search(text):
+    if _FAST_UNSAFE.search(text) or _LONG_DIGITS.search(text):
         return True
     if any(char in text for char in _RARE_INDICATORS):
         return _YAML11_ANYWHERE.search(text) is not None
@@ -131,6 +135,7 @@ ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_string)
 # `!!set abc`, `!!map [a, b]`) and for integers past Python's 4,300-digit conversion limit; go-yaml
 # refuses those documents. Each constructor is wrapped so that they become YAML errors at the value,
 # worded without the value itself (it may be Secret data).
+_INT_TAG = "tag:yaml.org,2002:int"
 _CONSTRUCT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
 
 
@@ -146,6 +151,8 @@ def _unreadable(tag: str | None, node: yaml.Node, exc: Exception) -> yaml.constr
 
 def _guarded(tag: str | None, construct: Any) -> Any:
     def run(loader: yaml.BaseLoader, node: yaml.Node) -> Any:
+        if tag == _INT_TAG and len(node.value) > MAX_NUMBER_DIGITS:
+            raise _unreadable(tag, node, ValueError("digits"))
         try:
             result = construct(loader, node)
         except _CONSTRUCT_ERRORS as exc:
