@@ -142,5 +142,15 @@ def hostnames_intersect(listener: str | None, route: str | None) -> bool:
     return False
 
 
+def as_port(value: Any) -> int | None:
+    """A port number as YAML or JSON may write it (`8000`, `8000.0`), else None (`8000.5`, `"80"`, `[80]`,
+    a bool). JSON Schema's `integer` counts 8000.0 as an integer, so the policy does too."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and 0 < value <= 65535 else None
+
+
 def port_matches(service_port: dict[str, Any], port: Any) -> bool:
     return isinstance(service_port, dict) and service_port.get("port") == port
