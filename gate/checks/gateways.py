@@ -20,7 +20,7 @@ from gate.domain.gateway_api import (
     hostname_problem,
     terminating_listeners,
 )
-from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, as_port, hostname_covers
+from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, as_port, hashable, hostname_covers
 from gate.model import Resource
 
 CHECKS: list[Check] = []
@@ -100,12 +100,14 @@ def _listener_problems(ctx: Context, gateway: Resource, listeners: list[Listener
     for name, count in names.items():
         if count > 1:
             yield f"has {count} listeners named '{name}' (listener names must be unique)", None
-    combos = Counter((lst.port, lst.protocol, lst.hostname) for lst in listeners)
+    combos = Counter((hashable(lst.port), lst.protocol, lst.hostname) for lst in listeners)
     for (port, protocol, hostname), count in combos.items():
         if count > 1:
             yield (f"has {count} listeners with port {port}, protocol {protocol} and hostname "
                    f"{hostname or '(none)'} (the combination must be unique)"), hostname
     for lst in listeners:
+        if as_port(lst.port) is None:
+            yield f"listener '{lst.name}' has port {lst.port!r}, not a port number (1-65535)", lst.hostname
         raw = gateway.spec["listeners"][lst.position]
         if lst.protocol in NO_TLS_PROTOCOLS and raw.get("tls") is not None:
             yield f"listener '{lst.name}' is {lst.protocol} and sets tls (only HTTPS and TLS may)", lst.hostname
@@ -194,7 +196,8 @@ def gateway_blast_radius(ctx: Context) -> Iterator[Hit]:
         if len(listeners) <= threshold:
             continue
         before = live.get(gateway.key)
-        existing = {as_dict(raw).get("name") for raw in as_list(before.spec.get("listeners"))} if before else set()
+        existing = {hashable(as_dict(raw).get("name")) for raw in as_list(before.spec.get("listeners"))} \
+            if before else set()
         for listener in listeners:
             if listener.name in existing or listener.protocol not in ("HTTPS", "TLS"):
                 continue

@@ -66,6 +66,7 @@ _YAML11_TOKEN = r"""(?:
           | [0-9.][0-9_.]*_[0-9_.]*
           | (?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+)
   | [-+]\.[0-9][0-9_.]*(?:[eE][-+]?[0-9]+)?
+  | [-+]?_[0-9_.]+(?:[eE][-+]?[0-9]+)?
   | = | <<
 )"""
 # Anywhere in the text (quoted strings and comments too, so it errs towards libyaml); slow, so
@@ -75,7 +76,7 @@ _YAML11_ANYWHERE = re.compile(r"(?<![\w.\-])" + _YAML11_TOKEN + r"""(?![\w.\-])
 # Block style has plain scalars in three places only: after `key: `, after `- `, and alone at the
 # start of a line (keys, and values on their own line). Each pattern starts with a literal and
 # checks the token's first character before trying the alternatives: the regex engine is fast then.
-_FIRST = r"(?=[YyNnOo0-9.+=<-])"
+_FIRST = r"(?=[YyNnOo0-9.+=<_-])"
 _YAML11_BLOCK = [re.compile(prefix + _FIRST + _YAML11_TOKEN + suffix, re.VERBOSE | re.MULTILINE) for prefix, suffix in (
     (r":[ \t]+", r"(?=[ \t]*(?:$|\#))"),
     (r"-[ \t]+", r"(?=[ \t]*(?:$|\#))"),
@@ -86,10 +87,35 @@ _RARE_INDICATORS = "[{&*!%?"
 
 
 
+# yaml-rs reads `: value` at the start of a line (or of a sequence item) as a mapping with a null key;
+# libyaml and go-yaml refuse it.
+_EMPTY_KEY = re.compile(r"^[ \t]*(?:-[ \t]+)*:(?:[ \t]|$)", re.MULTILINE)
+_EMPTY_FLOW_KEY = re.compile(r"(?:\[\]|\{\})[ \t]*:(?:[ \t]|$)", re.MULTILINE)
+_BLOCK_HEADER_AT_END = re.compile(r"[|>][-+1-9]{0,2}[ \t]*(?:#.*)?$")
+
+
+def _ends_like_yaml_rs_misreads(text: str) -> bool:
+    """yaml-rs adds a line break libyaml (and the spec) does not: to a block scalar that ends the text
+    without a final newline, and to an empty block scalar (`key: |` with nothing below) at the end."""
+    if not text.endswith("\n") or _EMPTY_KEY.search(text):
+        return True
+    # Flow collections other than the empty `{}` and `[]` of rendered charts: yaml-rs accepts flow
+    # syntax libyaml refuses (`[a, :]`), so they go to libyaml.
+    if text.count("[") != text.count("[]") or text.count("{") != text.count("{}"):
+        return True
+    if ("[]" in text or "{}" in text) and _EMPTY_FLOW_KEY.search(text):
+        return True  # `[]: value`: a collection as a key, which yaml-rs accepts and libyaml refuses
+    for line in reversed(text[-4096:].split("\n")):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return _BLOCK_HEADER_AT_END.search(stripped) is not None
+    return False
+
+
 def yaml11_sensitive(text: str) -> bool:
     """True when YAML 1.1 and 1.2 might read some scalar of this document differently, or when it holds
     characters libyaml refuses or folds (the fast path must never accept what kubectl refuses)."""
-    if _FAST_UNSAFE.search(text) or _LONG_DIGITS.search(text):
+    if _FAST_UNSAFE.search(text) or _LONG_DIGITS.search(text) or _ends_like_yaml_rs_misreads(text):
         return True
     if any(char in text for char in _RARE_INDICATORS):
         return _YAML11_ANYWHERE.search(text) is not None
