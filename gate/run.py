@@ -21,7 +21,7 @@ from gate.policy.decisions import Decisions
 from gate.probes.base import ProbeStatus
 from gate.sources import SourceError, check_options, read_known, read_render
 from gate.sources.field_lines import field_line
-from gate.sources.files import paused_gc
+from gate.sources.files import LoadBudget, paused_gc
 
 # Canned probe answers (tests): probe name -> request -> answer, as a mapping or a function.
 ProbeAnswers = Mapping[str, Mapping[Any, Any] | Callable[[Any], Any]]
@@ -99,8 +99,9 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
     except SourceError as exc:
         raise UsageError(str(exc)) from None
 
-    loaded = read_render(config)
-    state = read_known(config, loaded.resources)
+    budget = LoadBudget()  # documents and memory, shared by the render and the cluster state
+    loaded = read_render(config, budget)
+    state = read_known(config, loaded.resources, budget)
     index = Index(loaded.resources, [*known, *state.loaded.resources], default_namespace=config.namespace)
     index.cluster_state_consulted = index.cluster_state_consulted or state.consulted
     ctx = Context(

@@ -20,7 +20,7 @@ from typing import Any
 
 from gate.config import DEFAULT_MAX_FILE_BYTES
 from gate.sources.documents import Document, InputError, LoadResult, add_object, first_content_offset, invalid
-from gate.sources.yaml_parser import MAX_DOCUMENT_BYTES, parse_document
+from gate.sources.yaml_parser import MAX_DOCUMENT_BYTES, check_depth, parse_document
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -67,14 +67,68 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+# What one run may read, whatever its files: documents, and memory the parsed objects take (the
+# process's resident size grown since the run began, sampled as documents are parsed). Together with
+# the file size limit they keep a run under 1 GB: hostile input stops being read (manifest-invalid,
+# so the gate fails) instead of growing the process until the machine kills it.
+MAX_DOCUMENTS = 200_000
+MEMORY_BUDGET = 512 * 1024 * 1024
+_SAMPLE_BYTES = 1024 * 1024  # parsed text between two samples of the resident size
+
+
+def resident_bytes() -> int:
+    """The process's resident set size now (Linux /proc), or its peak elsewhere."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+class LoadBudget:
+    """Shared by every load of one run (render, cluster state): documents left, memory left."""
+
+    def __init__(self, documents: int = MAX_DOCUMENTS, memory: int = MEMORY_BUDGET) -> None:
+        self.documents = documents
+        self.memory = memory
+        self.baseline = resident_bytes()
+        self.unsampled = 0
+        self.exhausted: str | None = None  # why reading stopped
+
+    def spend(self, text_bytes: int) -> str | None:
+        """Account for one document about to be parsed; the reason to stop, when the budget is gone."""
+        if self.exhausted:
+            return self.exhausted
+        self.documents -= 1
+        if self.documents < 0:
+            self.exhausted = (f"more than {MAX_DOCUMENTS:,} documents in one run; the rest is not read "
+                              f"(the gate's memory bound)")
+            return self.exhausted
+        self.unsampled += text_bytes
+        if self.unsampled >= _SAMPLE_BYTES:
+            self.unsampled = 0
+            grown = resident_bytes() - self.baseline
+            if grown > self.memory:
+                self.exhausted = (f"the objects read so far take {grown / 1048576:,.0f} MiB, more than the "
+                                  f"{self.memory / 1048576:,.0f} MiB the gate allows itself; the rest is not read")
+                return self.exhausted
+        return None
+
+
 def load_paths(paths: Iterable[str], *, origin: str = "render", stdin: Any = None,
-               max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadResult:
+               max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, budget: LoadBudget | None = None) -> LoadResult:
     with paused_gc():
-        return _load_paths(paths, origin=origin, stdin=stdin, max_file_bytes=max_file_bytes)
+        return _load_paths(paths, origin=origin, stdin=stdin, max_file_bytes=max_file_bytes,
+                           budget=budget or LoadBudget())
 
 
-def _load_paths(paths: Iterable[str], *, origin: str, stdin: Any, max_file_bytes: int) -> LoadResult:
+def _load_paths(paths: Iterable[str], *, origin: str, stdin: Any, max_file_bytes: int,
+                budget: LoadBudget) -> LoadResult:
     result = LoadResult()
+    result.budget = budget
     for raw in paths:
         if raw == "-":
             data = _read_stdin(stdin, max_file_bytes, result)
@@ -148,11 +202,12 @@ def load_file(path: Path, result: LoadResult, *, origin: str, max_file_bytes: in
                 result.problems.append(invalid(name, 1, f"file is {info.st_size / 1048576:.1f} MiB, over the "
                                                         f"{max_file_bytes / 1048576:.0f} MiB limit; not read"))
                 return
-            data = _read_regular(handle, info.st_size, max_file_bytes)
+            data = [_read_regular(handle, info.st_size, max_file_bytes)]
         except OSError as exc:
             result.errors.append(f"{name}: cannot read: {exc.strerror or exc}")
             return
-    load_bytes(data, name, result, origin=origin, max_file_bytes=max_file_bytes,
+    # handed over, not kept: load_bytes drops the bytes once decoded, and nothing here holds them
+    load_bytes(data.pop(), name, result, origin=origin, max_file_bytes=max_file_bytes,
                json_first=path.suffix == ".json")
 
 
@@ -179,11 +234,17 @@ def load_bytes(data: bytes, name: str, result: LoadResult, *, origin: str = "ren
     except InputError as exc:
         result.problems.append(invalid(name, exc.line, str(exc)))
         return
+    del data  # only the text from here on: a big file is not held twice
+    budget = result.budget if result.budget is not None else LoadBudget()
     if json_first or text.lstrip()[:1] in ("{", "["):
         try:
+            check_depth(text, 1)
             obj = json.loads(text)
         except RecursionError:
             result.problems.append(invalid(name, 1, "JSON is nested too deeply"))
+            return
+        except InputError as exc:
+            result.problems.append(invalid(name, exc.line, str(exc)))
             return
         except ValueError as exc:
             if json_first:
@@ -192,9 +253,17 @@ def load_bytes(data: bytes, name: str, result: LoadResult, *, origin: str = "ren
                 return
         else:
             result.documents += 1
+            stop = budget.spend(len(text))
+            if stop:
+                result.problems.append(invalid(name, 1, stop))
+                return
             add_object(obj, Document(text="", file=name, line=1, source=None), result, origin)
             return
     for doc in split_documents(text, name):
+        stop = budget.spend(len(doc.text))
+        if stop:
+            result.problems.append(invalid(doc.file, doc.line, stop, doc.source))
+            return
         result.documents += 1
         try:
             # A cluster-state snapshot is one `kind: List` document as big as the cluster: only the

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from gate.model import Resource
 from gate.sources.documents import LoadResult
-from gate.sources.files import load_paths
+from gate.sources.files import LoadBudget, load_paths
 from gate.sources.redact import secret_metadata_only
 
 
@@ -16,8 +16,8 @@ def keep_secret_metadata(resources: list[Resource]) -> None:
             res.body = secret_metadata_only(res.body)
 
 
-def load_snapshots(paths: list[str], *, max_file_bytes: int) -> LoadResult:
+def load_snapshots(paths: list[str], *, max_file_bytes: int, budget: LoadBudget | None = None) -> LoadResult:
     """Cluster-state files and folders, as the loader reads any input, Secrets reduced on the spot."""
-    loaded = load_paths(paths, origin="cluster", max_file_bytes=max_file_bytes)
+    loaded = load_paths(paths, origin="cluster", max_file_bytes=max_file_bytes, budget=budget)
     keep_secret_metadata(loaded.resources)
     return loaded

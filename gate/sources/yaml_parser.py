@@ -24,6 +24,12 @@ MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 MIN_NODE_BUDGET = 200_000
 MIN_EXPANSION_BYTES = 2 * 1024 * 1024
 EXPANSION_FACTOR = 4  # the budget is the larger of the minimum and this many times the document's size
+# PyYAML composes a whole document into nodes (with their marks) before building objects: about 1.8 KB
+# per node while it parses, some 300 times the text of a dense document. A rendered document that libyaml
+# reads is counted first when it is big, and refused past this many nodes (an 8 MiB CRD has about a
+# quarter of that); cluster-state Lists, as big as the cluster, are bounded by the file size alone.
+NODE_COUNT_ABOVE = 1024 * 1024
+MAX_LIBYAML_NODES = 300_000
 # libyaml's composer and yaml-rs recurse in C and Rust: tens of thousands of nested `[` or `- ` crash
 # the process (yaml-rs near 11,000 block levels). No Kubernetes object comes near this depth.
 MAX_DEPTH = 512
@@ -217,6 +223,11 @@ def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES, problems:
             if "&" in doc.text and "*" in doc.text:
                 check_expansion(obj, len(doc.text), doc.line)
             return obj
+    if len(doc.text) > NODE_COUNT_ABOVE and max_bytes <= MAX_DOCUMENT_BYTES:
+        nodes = node_count(doc.text, MAX_LIBYAML_NODES)
+        if nodes > MAX_LIBYAML_NODES:
+            raise InputError(f"document has more than {MAX_LIBYAML_NODES:,} YAML nodes, more than a Kubernetes "
+                             f"object holds; not parsed (the gate's memory bound)", doc.line)
     loader = ManifestLoader(doc.text)
     try:
         obj = loader.get_single_data()
@@ -261,6 +272,20 @@ def check_depth(text: str, line: int) -> None:
     if depth > MAX_DEPTH:
         raise InputError(f"document nests more than {MAX_DEPTH:,} levels of collections, too deep to be a "
                          f"Kubernetes object; not parsed", line)
+
+
+def node_count(text: str, stop: int) -> int:
+    """Nodes of a document from libyaml's event stream (events are dropped as they come), up to `stop`+1."""
+    count = 0
+    try:
+        for event in yaml.parse(text, Loader=_BaseLoader):
+            if isinstance(event, yaml.NodeEvent):
+                count += 1
+                if count > stop:
+                    break
+    except yaml.YAMLError:
+        pass  # the parse says what is wrong
+    return count
 
 
 def flow_depth(text: str) -> int:
