@@ -38,7 +38,7 @@ _FLOW = re.compile(r"[\[\]{}]")
 # Where a line's innermost block node can start: its indentation plus the `- `, `? ` and `: ` indicators
 # that open nested collections on the same line. Each block level needs at least one more column every
 # two levels, so this bounds the block depth from above; only a line this long is looked at closely.
-_DEEP_LINE = re.compile(r"^[ \t?:-]{%d}" % (MAX_DEPTH // 2), re.MULTILINE)
+_DEEP_LINE = re.compile(rf"^[ \t?:-]{{{MAX_DEPTH // 2}}}", re.MULTILINE)
 # What libyaml refuses or reads differently from yaml-rs: characters outside YAML's printable set (C0
 # controls, DEL, C1 controls), NEL and the Unicode line separators (libyaml folds them as line breaks),
 # a BOM inside the text, and tabs (libyaml refuses a tab as indentation, before a block collection and on
@@ -46,7 +46,7 @@ _DEEP_LINE = re.compile(r"^[ \t?:-]{%d}" % (MAX_DEPTH // 2), re.MULTILINE)
 # Kubernetes numbers are 64-bit; Python refuses to convert integers of more than 4,300 digits to text (and
 # yaml-rs builds some of them anyway). A longer run of digits goes to libyaml, which refuses the number.
 MAX_NUMBER_DIGITS = 1000
-_LONG_DIGITS = re.compile(r"(?<![0-9])[0-9]{%d}" % MAX_NUMBER_DIGITS)  # starts at a run's start only: linear
+_LONG_DIGITS = re.compile(rf"(?<![0-9])[0-9]{{{MAX_NUMBER_DIGITS}}}")  # starts at a run's start only: linear
 _FAST_UNSAFE = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 
 _UNQUOTED_TEMPLATE = re.compile(r"(?:^|:[ \t]|-[ \t])[ \t]*\{\{", re.MULTILINE)  # `key: {{ .Values.x }}`
@@ -316,7 +316,7 @@ def nesting_depth(text: str) -> int:
                 depth -= 1
     except yaml.YAMLError:
         return 0  # the parser will say what is wrong
-    return 0 if depth < 0 else MAX_DEPTH if depth > MAX_DEPTH else depth
+    return max(min(depth, MAX_DEPTH), 0)
 
 
 def _describe_yaml_error(exc: yaml.MarkedYAMLError, text: str) -> str:

@@ -34,9 +34,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent.parent)]  # hostile.py, and this checkout's gate
 
-import yaml  # noqa: E402
-
-from hostile import (  # noqa: E402
+import yaml
+from hostile import (
     CORPUS,
     POLICIES,
     PROBE_ANSWERS,
@@ -195,7 +194,7 @@ def worker(campaign: Campaign, deadline: float, hang: float, current: Path, resu
         signal.setitimer(signal.ITIMER_REAL, hang)
         try:
             run_gate(work / "case", case["render"], case["state"], policy=case["policy"], probes=case["probes"])
-        except BaseException as exc:  # noqa: BLE001 - every way out but a report is a finding of the campaign
+        except BaseException as exc:  # every way out but a report is a finding of the campaign
             signal.setitimer(signal.ITIMER_REAL, 0)
             if isinstance(exc, KeyboardInterrupt):
                 raise

@@ -46,7 +46,7 @@ def limited_cli(*args: str, memory: int, timeout: float) -> subprocess.Completed
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
-    return subprocess.run([sys.executable, "-m", "gate", *args], cwd=ROOT, capture_output=True, timeout=timeout,
+    return subprocess.run([sys.executable, "-m", "gate", *args], cwd=ROOT, capture_output=True, check=False, timeout=timeout,
                           preexec_fn=cap)
 
 
@@ -266,7 +266,7 @@ def test_unreadable_subfolder_is_an_input_error_and_the_rest_is_reported(tmp_pat
     prefix = [SETPRIV, "--inh-caps=-all", "--bounding-set=-all", "--"] if os.geteuid() == 0 else []
     try:
         proc = subprocess.run([*prefix, sys.executable, "-m", "gate", "check", "--offline", "--format", "json",
-                               str(tmp_path / "render")], cwd=ROOT, capture_output=True, timeout=60)
+                               str(tmp_path / "render")], cwd=ROOT, capture_output=True, check=False, timeout=60)
     finally:
         (tmp_path / "render" / "locked").chmod(0o755)
     assert proc.returncode == 2, proc.stderr
@@ -277,7 +277,7 @@ def test_unreadable_subfolder_is_an_input_error_and_the_rest_is_reported(tmp_pat
 
 
 def test_closed_stdin_is_an_input_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "gate", "check", "--offline", "-"], cwd=ROOT, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "gate", "check", "--offline", "-"], cwd=ROOT, capture_output=True, check=False,
                           stdin=subprocess.DEVNULL, timeout=60, preexec_fn=lambda: os.close(0))
     assert proc.returncode == 2
     assert b"<stdin>: cannot read: standard input is closed" in proc.stderr

@@ -23,7 +23,7 @@ LIMIT_MIB = 1024
 
 
 def measure(path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", MEASURE, str(path)], cwd=ROOT, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", MEASURE, str(path)], cwd=ROOT, capture_output=True, check=False, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout)
@@ -39,8 +39,8 @@ def test_a_quarter_million_tiny_documents_stop_at_the_document_limit(tmp_path):
     result = measure(path)
     assert result["peak_mib"] < LIMIT_MIB, result["peak_mib"]
     assert result["resources"] == 200_000 and not result["passed"]
-    assert result["invalid"] == ["more than 200,000 documents in one run; the rest is not read "
-                                 "(the gate's memory bound)"]
+    assert result["invalid"] == [("more than 200,000 documents in one run; the rest is not read "
+                                  "(the gate's memory bound)")]
 
 
 @pytest.mark.parametrize("unit", ["  - a:\n", "  - ab\n"], ids=["mappings", "strings"])
