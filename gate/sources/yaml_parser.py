@@ -38,7 +38,7 @@ _FLOW = re.compile(r"[\[\]{}]")
 # Where a line's innermost block node can start: its indentation plus the `- `, `? ` and `: ` indicators
 # that open nested collections on the same line. Each block level needs at least one more column every
 # two levels, so this bounds the block depth from above; only a line this long is looked at closely.
-_DEEP_LINE = re.compile(rf"^[ \t?:-]{{{MAX_DEPTH // 2}}}", re.MULTILINE)
+_DEEP_LINE = re.compile(rf"\n[ \t?:-]{{{MAX_DEPTH // 2}}}")  # searched in "\n" + text: a literal first is fast
 # What libyaml refuses or reads differently from yaml-rs: characters outside YAML's printable set (C0
 # controls, DEL, C1 controls), NEL and the Unicode line separators (libyaml folds them as line breaks),
 # a BOM inside the text, and tabs (libyaml refuses a tab as indentation, before a block collection and on
@@ -95,7 +95,8 @@ _RARE_INDICATORS = "[{&*!%?"
 
 # yaml-rs reads `: value` at the start of a line (or of a sequence item) as a mapping with a null key;
 # libyaml and go-yaml refuse it.
-_EMPTY_KEY = re.compile(r"^[ \t]*(?:-[ \t]+)*:(?:[ \t]|$)", re.MULTILINE)
+_EMPTY_KEY = re.compile(r"\n[ \t]*(?:-[ \t]+)*:(?=[ \t\n]|$)")
+_EMPTY_KEY_HINT = re.compile(r"\n[ \t-]*:")  # a literal first: the regex engine skips to each line break
 _EMPTY_FLOW_KEY = re.compile(r"(?:\[\]|\{\})[ \t]*:(?:[ \t]|$)", re.MULTILINE)
 _BLOCK_HEADER_AT_END = re.compile(r"[|>][-+1-9]{0,2}[ \t]*(?:#.*)?$")
 
@@ -103,25 +104,35 @@ _BLOCK_HEADER_AT_END = re.compile(r"[|>][-+1-9]{0,2}[ \t]*(?:#.*)?$")
 def _ends_like_yaml_rs_misreads(text: str) -> bool:
     """yaml-rs adds a line break libyaml (and the spec) does not: to a block scalar that ends the text
     without a final newline, and to an empty block scalar (`key: |` with nothing below) at the end."""
-    if not text.endswith("\n") or _EMPTY_KEY.search(text):
+    if not text.endswith("\n"):
+        return True
+    if (_EMPTY_KEY_HINT.search(text) or text.lstrip(" \t-")[:1] == ":") and _EMPTY_KEY.search("\n" + text):
         return True
     # Flow collections other than the empty `{}` and `[]` of rendered charts: yaml-rs accepts flow
     # syntax libyaml refuses (`[a, :]`), so they go to libyaml.
-    if text.count("[") != text.count("[]") or text.count("{") != text.count("{}"):
+    if ("[" in text and text.count("[") != text.count("[]")) or ("{" in text and text.count("{") != text.count("{}")):
         return True
     if ("[]" in text or "{}" in text) and _EMPTY_FLOW_KEY.search(text):
         return True  # `[]: value`: a collection as a key, which yaml-rs accepts and libyaml refuses
-    for line in reversed(text[-4096:].split("\n")):
-        stripped = line.strip()
+    end = len(text)
+    for _ in range(64):  # the last content line, past trailing blank and comment lines
+        start = text.rfind("\n", 0, end) + 1
+        stripped = text[start:end].strip()
         if stripped and not stripped.startswith("#"):
             return _BLOCK_HEADER_AT_END.search(stripped) is not None
-    return False
+        if start == 0:
+            return False
+        end = start - 1
+    return True  # a long tail of comments: let libyaml decide
 
 
 def yaml11_sensitive(text: str) -> bool:
     """True when YAML 1.1 and 1.2 might read some scalar of this document differently, or when it holds
     characters libyaml refuses or folds (the fast path must never accept what kubectl refuses)."""
-    if _FAST_UNSAFE.search(text) or _LONG_DIGITS.search(text) or _ends_like_yaml_rs_misreads(text):
+    # str.isprintable() (C speed) is false for every character _FAST_UNSAFE names, and for a few more:
+    # only then is the exact pattern needed
+    unsafe = not text.replace("\n", "").isprintable() and _FAST_UNSAFE.search(text)
+    if unsafe or _LONG_DIGITS.search(text) or _ends_like_yaml_rs_misreads(text):
         return True
     if any(char in text for char in _RARE_INDICATORS):
         return _YAML11_ANYWHERE.search(text) is not None
@@ -266,7 +277,7 @@ def check_depth(text: str, line: int) -> None:
     if depth > MAX_DEPTH:
         raise InputError(f"document nests {depth:,} levels of [ and {{, too deep to be a Kubernetes object; "
                          f"not parsed", line)
-    if _DEEP_LINE.search(text) is None:
+    if _DEEP_LINE.search("\n" + text) is None:
         return  # block depth is at most MAX_DEPTH // 2 * 2 levels, plus the flow depth above
     depth = nesting_depth(text)
     if depth > MAX_DEPTH:
