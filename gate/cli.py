@@ -28,6 +28,8 @@ from gate.report.catalogue import CATALOGUE_FORMATS
 from gate.run import run
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+# A file is held in memory while its documents are parsed: past this, the memory bound README states is moot.
+MAX_FILE_SIZE_MIB = 1024
 
 
 def parse_format(value: str) -> tuple[str, str | None]:
@@ -74,8 +76,8 @@ def main() -> None:
 @click.option("--exclude", multiple=True, metavar="ID", help="Skip these checks; repeatable.")
 @click.option("--kube-version", metavar="1.N",
               help="Kubernetes release whose API the render is validated against (default: policy kubernetesVersion).")
-@click.option("--max-file-size", type=click.IntRange(min=1), default=64, show_default=True, metavar="MIB",
-              help="Larger input files are reported, not read.")
+@click.option("--max-file-size", type=click.IntRange(min=1, max=MAX_FILE_SIZE_MIB), default=64, show_default=True,
+              metavar="MIB", help=f"Larger input files are reported, not read (at most {MAX_FILE_SIZE_MIB}).")
 @click.option("--cluster-state", "cluster_state", multiple=True, metavar="PATH",
               help="File or folder of objects known to exist (kubectl get ... -o yaml); repeatable.")
 @click.option("--kube", is_flag=True, help="Read what exists from the live cluster (Secrets: metadata only).")

@@ -172,7 +172,8 @@ class Index:
         tls = as_dict(raw.get("tls"))
         allowed = as_dict(raw.get("allowedRoutes"))
         namespaces = as_dict(allowed.get("namespaces"))
-        kinds = {k.get("kind") for k in as_list(allowed.get("kinds")) if isinstance(k, dict)}
+        kinds = {k.get("kind") for k in as_list(allowed.get("kinds"))
+                 if isinstance(k, dict) and isinstance(k.get("kind"), str)}
         listener = Listener(
             gateway=gateway, position=position, name=str(raw.get("name", "")), port=raw.get("port"),
             protocol=protocol, hostname=raw.get("hostname") if isinstance(raw.get("hostname"), str) else None,

@@ -24,7 +24,7 @@ from gate.probes.base import ProbeStatus
 from gate.progress import NO_PROGRESS, Progress
 from gate.sources import SourceError, check_options, read_known, read_render
 from gate.sources.field_lines import field_line
-from gate.sources.files import display_path, paused_gc
+from gate.sources.files import LoadBudget, display_path, paused_gc
 from gate.sources.selection import Selection, SelectionError, select
 
 # Canned probe answers (tests): probe name -> request -> answer, as a mapping or a function.
@@ -124,10 +124,11 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
     except SelectionError as exc:
         raise UsageError(str(exc)) from None
     progress.stage("reading inputs")
-    loaded = read_render(dataclasses.replace(config, paths=selection.paths))
+    budget = LoadBudget()  # documents and memory, shared by the render and the cluster state
+    loaded = read_render(dataclasses.replace(config, paths=selection.paths), budget)
     if config.cluster.state_paths or config.cluster.kube:
         progress.stage(f"read {len(loaded.resources)} resources; reading cluster state")
-    state = read_known(config, loaded.resources)
+    state = read_known(config, loaded.resources, budget)
     progress.stage(f"read {loaded.files} file{'s' * (loaded.files != 1)}, {len(loaded.resources)} resources; checking")
     index = Index(loaded.resources, [*known, *state.loaded.resources], default_namespace=config.namespace)
     index.cluster_state_consulted = index.cluster_state_consulted or state.consulted

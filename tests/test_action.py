@@ -332,7 +332,7 @@ def test_fresh_clone_into_a_fresh_venv_as_a_runner_does(tmp_path):
     assert run.outputs == {"passed": "false", "errors": "12", "warnings": "0", "sarif-file": "out/gate.sarif"}
     assert run.summary.startswith("## ingress-gate: ❌ FAILED") and "**12 errors, 0 warnings" in run.summary
     sarif = json.loads((workspace / "out" / "gate.sarif").read_text(encoding="utf-8"))
-    assert len(sarif["runs"][0]["results"]) == 11 and sarif["runs"][0]["properties"]["passed"] is False
+    assert len(sarif["runs"][0]["results"]) == 31 and sarif["runs"][0]["properties"]["passed"] is False
     assert run.env_files == ""
 
     # `version`: any pip requirement, here a git URL with a tag as a workflow would pin a release.

@@ -70,8 +70,9 @@ def service_selects_nothing(ctx: Context) -> Iterator[Hit]:
             labels = ", ".join(f"{k}={v}" for k, v in selector.items())
             yield Hit(service, f"selector {labels} matches no workload pod template: {ctx.unresolved_note()}")
             continue
+        # only string names count: a name that is a mapping or a list is no port name (and unhashable)
         declared = {p.get("name") for w, _ in workloads for _, c in containers(w)
-                    for p in as_list(c.get("ports")) if isinstance(p, dict)}
+                    for p in as_list(c.get("ports")) if isinstance(p, dict) and isinstance(p.get("name"), str)}
         for port in as_list(service.spec.get("ports")):
             target = as_dict(port).get("targetPort")
             if isinstance(target, str) and not target.isdigit() and target not in declared:

@@ -16,7 +16,7 @@ from gate.domain.gateway_api import (
     hostname_problem,
     terminating_listeners,
 )
-from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, hostname_covers
+from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, as_port, hashable, hostname_covers
 
 CHECKS: list[Check] = []
 check = collector(CHECKS)
@@ -128,9 +128,9 @@ def _controller_problems(ctx: Context, listeners: list[Listener]) -> Iterator[tu
     if _controller(ctx) != "traefik":
         return
     entry_points = ctx.option("traefik.entryPoints") or {}
-    ports = {int(p) for p in entry_points.values() if isinstance(p, int)}
+    ports = {as_port(p) for p in entry_points.values()} - {None}
     for lst in listeners:
-        if lst.port not in ports:
+        if as_port(lst.port) not in ports:
             described = ", ".join(f"{n} {p}" for n, p in entry_points.items()) or "none configured"
             yield (f"listener '{lst.name}' uses port {lst.port}, which matches no Traefik entryPoint "
                    f"({described}): PortUnavailable"), lst
@@ -179,7 +179,8 @@ def gateway_blast_radius(ctx: Context) -> Iterator[Hit]:
         if len(listeners) <= threshold:
             continue
         before = live.get(gateway.key)
-        existing = {as_dict(raw).get("name") for raw in as_list(before.spec.get("listeners"))} if before else set()
+        existing = {hashable(as_dict(raw).get("name")) for raw in as_list(before.spec.get("listeners"))} \
+            if before else set()
         for listener in listeners:
             if listener.name in existing or listener.protocol not in ("HTTPS", "TLS"):
                 continue

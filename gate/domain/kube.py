@@ -88,12 +88,14 @@ def selector_matches(selector: Any, labels: dict[str, str]) -> bool:
     else:
         match_labels, expressions = selector, []
     for key, value in match_labels.items():
-        if key not in labels or str(labels[key]) != str(value):
+        if not isinstance(key, str) or key not in labels or str(labels[key]) != str(value):
             return False
     for expr in expressions:
         if not isinstance(expr, dict):
             return False
         key, op = expr.get("key"), expr.get("operator")
+        if not isinstance(key, str):
+            return False  # the API server refuses a key that is not a string: the selector selects nothing
         values = {str(v) for v in as_list(expr.get("values"))}
         present = key in labels
         if op == "In" and not (present and str(labels[key]) in values):
@@ -140,6 +142,22 @@ def hostnames_intersect(listener: str | None, route: str | None) -> bool:
     if route.startswith("*.") and listener.endswith(route[1:]):
         return True
     return False
+
+
+def hashable(value: Any) -> Any:
+    """A value usable as a dictionary key or set member: scalars as they are, anything else (a list or a
+    mapping where a scalar belongs) as its text, so that it is still reported rather than crashing."""
+    return value if value is None or isinstance(value, str | int | float | bytes) else repr(value)
+
+
+def as_port(value: Any) -> int | None:
+    """A port number as YAML or JSON may write it (`8000`, `8000.0`), else None (`8000.5`, `"80"`, `[80]`,
+    a bool). JSON Schema's `integer` counts 8000.0 as an integer, so the policy does too."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and 0 < value <= 65535 else None
 
 
 def port_matches(service_port: dict[str, Any], port: Any) -> bool:

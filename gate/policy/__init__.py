@@ -19,7 +19,8 @@ import jsonschema
 import yaml
 
 from gate.model import Finding
-from gate.sources.yaml_parser import ManifestLoader
+from gate.sources.documents import Document, InputError
+from gate.sources.yaml_parser import ManifestLoader, parse_document
 
 POLICY_FILENAME = ".gate.yaml"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -84,15 +85,27 @@ def find_policy(explicit: str | None, cwd: Path | None = None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+# A policy is a few hundred lines; a bigger file is a mistake (or an attack on the gate).
+MAX_POLICY_BYTES = 1024 * 1024
+
+
 def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     try:
+        if path.stat().st_size > MAX_POLICY_BYTES:
+            raise PolicyError(f"policy {path}: larger than {MAX_POLICY_BYTES // 1024} KiB; not read")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"policy {path}: cannot read: {exc}") from None
     loader = ManifestLoader(text)
     try:
+        # Bounded as a manifest is (nesting, alias expansion, tags on the wrong value); then composed
+        # and constructed again by the loader that records duplicate keys: cheap once the bounds hold.
+        data = parse_document(Document(text=text, file=str(path), line=1, source=None), max_bytes=MAX_POLICY_BYTES)
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        if node is not None:
+            loader.construct_document(node)
+    except InputError as exc:
+        raise PolicyError(f"policy {path}:{exc.line}: {exc}") from None
     except yaml.YAMLError as exc:
         raise PolicyError(f"policy {path}: YAML does not parse: {exc}") from None
     finally:
@@ -185,7 +198,7 @@ def load_policy(explicit: str | None, check_ids: Iterable[str], *, today: dt.dat
     if path is None:
         return Policy(settings=defaults)
     if not path.is_file():
-        raise PolicyError(f"policy {path}: no such file")
+        raise PolicyError(f"policy {path}: {'not a regular file' if path.exists() else 'no such file'}")
     document, node = _read_yaml(path)
     if not isinstance(document, dict):
         raise PolicyError(f"policy {path} is invalid:\n  (top level): must be a mapping")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from gate.config import RunConfig
 from gate.model import Resource
 from gate.sources.documents import LoadResult
-from gate.sources.files import load_paths
+from gate.sources.files import LoadBudget, load_paths
 from gate.sources.snapshot import load_snapshots
 
 
@@ -49,9 +49,9 @@ def check_options(config: RunConfig) -> None:
         raise SourceError("--kubeconfig and --context choose the cluster for --kube; add --kube")
 
 
-def read_render(config: RunConfig) -> LoadResult:
+def read_render(config: RunConfig, budget: LoadBudget | None = None) -> LoadResult:
     """What will be applied: the paths (and stdin), plus an Argo CD application's manifests."""
-    loaded = load_paths(config.paths, stdin=config.stdin, max_file_bytes=config.max_file_bytes)
+    loaded = load_paths(config.paths, stdin=config.stdin, max_file_bytes=config.max_file_bytes, budget=budget)
     if config.cluster.argocd_app:
         from gate.sources.argocd import load_argocd_app  # httpx only when Argo CD is asked
 
@@ -61,12 +61,12 @@ def read_render(config: RunConfig) -> LoadResult:
     return loaded
 
 
-def read_known(config: RunConfig, render: list[Resource]) -> ClusterState:
+def read_known(config: RunConfig, render: list[Resource], budget: LoadBudget | None = None) -> ClusterState:
     """What exists already: snapshots, then the live cluster (only the namespaces the render touches)."""
     cluster = config.cluster
     state = ClusterState()
     if cluster.state_paths:
-        state.loaded = load_snapshots(list(cluster.state_paths), max_file_bytes=config.max_file_bytes)
+        state.loaded = load_snapshots(list(cluster.state_paths), max_file_bytes=config.max_file_bytes, budget=budget)
         state.sources.extend(cluster.state_paths)
     if cluster.kube:
         from gate.sources.kube import read_cluster  # lightkube only when the cluster is read

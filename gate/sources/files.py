@@ -11,6 +11,7 @@ import gc
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from typing import Any
 
 from gate.config import DEFAULT_MAX_FILE_BYTES
 from gate.sources.documents import Document, InputError, LoadResult, add_object, first_content_offset, invalid
-from gate.sources.yaml_parser import MAX_DOCUMENT_BYTES, parse_document
+from gate.sources.yaml_parser import MAX_DOCUMENT_BYTES, check_depth, parse_document
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -28,9 +29,17 @@ _HELM_SOURCE = re.compile(r"^#\s*Source:\s*(\S.*?)\s*$", re.MULTILINE)
 _CONTENT_LINE = re.compile(r"^[ \t]*[^\s#]", re.MULTILINE)
 
 
-def iter_manifest_files(path: Path) -> Iterator[Path]:
-    """Files under a folder, recursively, in a stable order; hidden folders (.git) skipped."""
-    for root, dirs, files in os.walk(path):
+def iter_manifest_files(path: Path, errors: list[str] | None = None) -> Iterator[Path]:
+    """Files under a folder, recursively, in a stable order; hidden folders (.git) skipped.
+
+    A subfolder that cannot be listed is added to `errors` (when given): a silent skip would let the
+    gate pass on objects it never saw."""
+    def unreadable(exc: OSError) -> None:
+        if errors is not None:
+            where = display_path(Path(exc.filename)) if exc.filename else display_path(path)
+            errors.append(f"{where}: cannot read: {exc.strerror or exc}")
+
+    for root, dirs, files in os.walk(path, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.endswith(MANIFEST_SUFFIXES):
@@ -41,7 +50,7 @@ def display_path(path: Path) -> str:
     """Paths relative to the working directory when below it, as editors and CI annotations want."""
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
         return path.as_posix()
 
 
@@ -58,49 +67,159 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+# What one run may read, whatever its files: documents, and memory the parsed objects take (the
+# process's resident size grown since the run began, sampled as documents are parsed). Together with
+# the file size limit they keep a run under 1 GB: hostile input stops being read (manifest-invalid,
+# so the gate fails) instead of growing the process until the machine kills it.
+MAX_DOCUMENTS = 200_000
+MEMORY_BUDGET = 512 * 1024 * 1024
+_SAMPLE_BYTES = 1024 * 1024  # parsed text between two samples of the resident size
+
+
+def resident_bytes() -> int:
+    """The process's resident set size now (Linux /proc), or its peak elsewhere."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+class LoadBudget:
+    """Shared by every load of one run (render, cluster state): documents left, memory left."""
+
+    def __init__(self, documents: int = MAX_DOCUMENTS, memory: int = MEMORY_BUDGET) -> None:
+        self.documents = documents
+        self.memory = memory
+        self.baseline = resident_bytes()
+        self.unsampled = 0
+        self.exhausted: str | None = None  # why reading stopped
+
+    def spend(self, text_bytes: int) -> str | None:
+        """Account for one document about to be parsed; the reason to stop, when the budget is gone."""
+        if self.exhausted:
+            return self.exhausted
+        self.documents -= 1
+        if self.documents < 0:
+            self.exhausted = (f"more than {MAX_DOCUMENTS:,} documents in one run; the rest is not read "
+                              f"(the gate's memory bound)")
+            return self.exhausted
+        self.unsampled += text_bytes
+        if self.unsampled >= _SAMPLE_BYTES:
+            self.unsampled = 0
+            grown = resident_bytes() - self.baseline
+            if grown > self.memory:
+                self.exhausted = (f"the objects read so far take {grown / 1048576:,.0f} MiB, more than the "
+                                  f"{self.memory / 1048576:,.0f} MiB the gate allows itself; the rest is not read")
+                return self.exhausted
+        return None
+
+
 def load_paths(paths: Iterable[str], *, origin: str = "render", stdin: Any = None,
-               max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadResult:
+               max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, budget: LoadBudget | None = None) -> LoadResult:
     with paused_gc():
-        return _load_paths(paths, origin=origin, stdin=stdin, max_file_bytes=max_file_bytes)
+        return _load_paths(paths, origin=origin, stdin=stdin, max_file_bytes=max_file_bytes,
+                           budget=budget or LoadBudget())
 
 
-def _load_paths(paths: Iterable[str], *, origin: str, stdin: Any, max_file_bytes: int) -> LoadResult:
+def _load_paths(paths: Iterable[str], *, origin: str, stdin: Any, max_file_bytes: int,
+                budget: LoadBudget) -> LoadResult:
     result = LoadResult()
+    result.budget = budget
     for raw in paths:
         if raw == "-":
-            stream = stdin if stdin is not None else sys.stdin.buffer
-            data = stream.read(max_file_bytes + 1)
-            load_bytes(data, "<stdin>", result, origin=origin, max_file_bytes=max_file_bytes)
+            data = _read_stdin(stdin, max_file_bytes, result)
+            if data is not None:
+                load_bytes(data, "<stdin>", result, origin=origin, max_file_bytes=max_file_bytes)
             continue
         path = Path(raw)
-        if path.is_dir():
-            for file in iter_manifest_files(path):
+        try:
+            is_dir, is_file, exists = path.is_dir(), path.is_file(), path.exists()
+        except OSError as exc:  # a symlink loop, a name too long
+            result.errors.append(f"{raw}: cannot read: {exc.strerror or exc}")
+            continue
+        if is_dir:
+            for file in iter_manifest_files(path, result.errors):
                 load_file(file, result, origin=origin, max_file_bytes=max_file_bytes)
-        elif path.is_file():
+        elif is_file:
             load_file(path, result, origin=origin, max_file_bytes=max_file_bytes)
-        elif path.exists():
+        elif exists:
             result.errors.append(f"{raw}: not a regular file or folder")
+        elif path.is_symlink():
+            result.errors.append(f"{raw}: cannot read: a symbolic link to nothing, or to itself")
         else:
             result.errors.append(f"{raw}: no such file or folder")
     return result
 
 
+_CHUNK = 1024 * 1024
+
+
+def _read_stdin(stdin: Any, max_file_bytes: int, result: LoadResult) -> bytes | None:
+    """Up to max_file_bytes + 1 bytes of stdin, in chunks (a read of the whole limit would allocate it
+    up front); None, with an error, when there is no stdin (`gate check - <&-`) or it fails."""
+    stream = stdin
+    if stream is None:
+        stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        result.errors.append("<stdin>: cannot read: standard input is closed")
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= max_file_bytes:
+            chunk = stream.read(min(_CHUNK, max_file_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except (OSError, ValueError) as exc:  # ValueError: a closed file object
+        result.errors.append(f"<stdin>: cannot read: {getattr(exc, 'strerror', None) or exc}")
+        return None
+    return b"".join(chunks)
+
+
 def load_file(path: Path, result: LoadResult, *, origin: str, max_file_bytes: int) -> None:
     name = display_path(path)
     try:
-        size = path.stat().st_size
-        if size > max_file_bytes:
-            result.files += 1
-            result.problems.append(invalid(name, 1, f"file is {size / 1048576:.1f} MiB, over the "
-                                                    f"{max_file_bytes / 1048576:.0f} MiB limit; not read"))
-            return
-        with path.open("rb") as handle:
-            data = handle.read(max_file_bytes + 1)
+        # O_NONBLOCK: a FIFO (or a device) named *.yaml must not block the gate; only regular files
+        # are read, and the check is on the opened file, so nothing can swap it in between.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         result.errors.append(f"{name}: cannot read: {exc.strerror or exc}")
         return
-    load_bytes(data, name, result, origin=origin, max_file_bytes=max_file_bytes,
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                result.errors.append(f"{name}: cannot read: not a regular file (a FIFO, socket or device)")
+                return
+            if info.st_size > max_file_bytes:
+                result.files += 1
+                result.problems.append(invalid(name, 1, f"file is {info.st_size / 1048576:.1f} MiB, over the "
+                                                        f"{max_file_bytes / 1048576:.0f} MiB limit; not read"))
+                return
+            data = [_read_regular(handle, info.st_size, max_file_bytes)]
+        except OSError as exc:
+            result.errors.append(f"{name}: cannot read: {exc.strerror or exc}")
+            return
+    # handed over, not kept: load_bytes drops the bytes once decoded, and nothing here holds them
+    load_bytes(data.pop(), name, result, origin=origin, max_file_bytes=max_file_bytes,
                json_first=path.suffix == ".json")
+
+
+def _read_regular(handle: Any, size: int, max_file_bytes: int) -> bytes:
+    """The file's bytes, up to one past the limit (a file may grow after its stat); the first read
+    is sized by the stat, not by the limit, which may be far larger than memory."""
+    chunks = [handle.read(size + 1)]
+    total = len(chunks[0])
+    while total <= max_file_bytes and len(chunks[-1]) > 0 and total > size:
+        chunks.append(handle.read(min(_CHUNK, max_file_bytes + 1 - total)))
+        total += len(chunks[-1])
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def load_bytes(data: bytes, name: str, result: LoadResult, *, origin: str = "render",
@@ -115,11 +234,17 @@ def load_bytes(data: bytes, name: str, result: LoadResult, *, origin: str = "ren
     except InputError as exc:
         result.problems.append(invalid(name, exc.line, str(exc)))
         return
+    del data  # only the text from here on: a big file is not held twice
+    budget = result.budget if result.budget is not None else LoadBudget()
     if json_first or text.lstrip()[:1] in ("{", "["):
         try:
+            check_depth(text, 1)
             obj = json.loads(text)
         except RecursionError:
             result.problems.append(invalid(name, 1, "JSON is nested too deeply"))
+            return
+        except InputError as exc:
+            result.problems.append(invalid(name, exc.line, str(exc)))
             return
         except ValueError as exc:
             if json_first:
@@ -128,9 +253,17 @@ def load_bytes(data: bytes, name: str, result: LoadResult, *, origin: str = "ren
                 return
         else:
             result.documents += 1
+            stop = budget.spend(len(text))
+            if stop:
+                result.problems.append(invalid(name, 1, stop))
+                return
             add_object(obj, Document(text="", file=name, line=1, source=None), result, origin)
             return
     for doc in split_documents(text, name):
+        stop = budget.spend(len(doc.text))
+        if stop:
+            result.problems.append(invalid(doc.file, doc.line, stop, doc.source))
+            return
         result.documents += 1
         try:
             # A cluster-state snapshot is one `kind: List` document as big as the cluster: only the
@@ -144,33 +277,36 @@ def load_bytes(data: bytes, name: str, result: LoadResult, *, origin: str = "ren
 
 
 def decode(data: bytes) -> str:
-    """UTF-8 text (a BOM is dropped); binary data and other encodings are errors with a line."""
+    """UTF-8 text (a BOM is dropped, line breaks become `\n`); binary data and other encodings are
+    errors with a line.
+
+    YAML reads CRLF and a lone CR as line breaks, and folds them to `\n` inside scalars (JSON allows
+    them only as whitespace), so normalising changes no value and keeps every line number, while the
+    line finder and the document splitter only need to know `\n`."""
     if b"\x00" in data[:8192]:
         raise InputError("binary data, not a YAML or JSON manifest", 1)
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
                          f"Kubernetes manifests must be UTF-8", line) from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def split_documents(text: str, name: str) -> Iterator[Document]:
-    """Cut a YAML stream at its document markers; each piece keeps its first line and Helm source."""
-    cuts = [0]
-    for match in _MARKER.finditer(text):
-        if match.group() == "---":
-            cuts.append(match.start())
-        else:  # `...` ends a document: the next one starts on the following line
-            end = text.find("\n", match.end())
-            cuts.append(len(text) if end < 0 else end + 1)
-    cuts.append(len(text))
+    """Cut a YAML stream at its document markers; each piece keeps its first line and Helm source.
+
+    Lazily: a stream of a million tiny documents never holds a list of its cut points."""
     pending = ""  # directives (`%YAML 1.1`) belong to the document after them
     pending_line = 0
-    line = 0  # 0-based line of `cuts[i]`, counted incrementally (a count from 0 each time is quadratic)
-    for start, end in zip(cuts, cuts[1:]):
+    line = 0  # 0-based line of `start`, counted incrementally (a count from 0 each time is quadratic)
+    start = 0
+    for end in _cut_points(text):
         chunk = text[start:end]
-        chunk_line, line = line, line + chunk.count("\n")
+        chunk_line, line, start = line, line + chunk.count("\n"), end
         first = _CONTENT_LINE.search(chunk)
         if first is None:
             continue  # only blanks and comments
@@ -182,6 +318,16 @@ def split_documents(text: str, name: str) -> Iterator[Document]:
         pending, pending_line = "", 0
         yield Document(text=chunk, file=name, line=base + 1 + first_content_offset(chunk),
                        source=_helm_source(chunk), start=base + 1)
+
+
+def _cut_points(text: str) -> Iterator[int]:
+    for match in _MARKER.finditer(text):
+        if match.group() == "---":
+            yield match.start()
+        else:  # `...` ends a document: the next one starts on the following line
+            end = text.find("\n", match.end())
+            yield len(text) if end < 0 else end + 1
+    yield len(text)
 
 
 

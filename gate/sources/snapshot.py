@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from gate.model import Resource
 from gate.sources.documents import LoadResult
-from gate.sources.files import load_paths
 from gate.domain.kube import WORKLOAD_KINDS
+from gate.sources.files import LoadBudget, load_paths
 from gate.sources.redact import redacted
 
 
@@ -19,8 +19,8 @@ def redact_all(resources: list[Resource]) -> None:
             res.text = None  # the document's text still holds what was dropped: no field lines from it
 
 
-def load_snapshots(paths: list[str], *, max_file_bytes: int) -> LoadResult:
+def load_snapshots(paths: list[str], *, max_file_bytes: int, budget: LoadBudget | None = None) -> LoadResult:
     """Cluster-state files and folders, as the loader reads any input, redacted on the spot."""
-    loaded = load_paths(paths, origin="cluster", max_file_bytes=max_file_bytes)
+    loaded = load_paths(paths, origin="cluster", max_file_bytes=max_file_bytes, budget=budget)
     redact_all(loaded.resources)
     return loaded

@@ -8,6 +8,8 @@ cannot differ. Depth, size and alias expansion are bounded before anything walks
 from __future__ import annotations
 
 import re
+import types
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -17,12 +19,35 @@ from gate.sources.documents import Document, InputError, Problem, ProblemKind, c
 # etcd refuses requests over 1.5 MiB by default; 8 MiB leaves room for huge CRDs and still bounds
 # what one document can cost to parse.
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
-# Bounds what an alias-heavy document may expand to when walked ("billion laughs").
+# Bound what an alias-heavy document may expand to when walked ("billion laughs"): in nodes, and in
+# the characters of its strings, which is what turning a value into text (a message, JSON) costs.
 MIN_NODE_BUDGET = 200_000
-# libyaml's composer recurses in C: tens of thousands of nested `[` crash the process. No Kubernetes
-# object comes near this depth.
-MAX_FLOW_DEPTH = 512
+MIN_EXPANSION_BYTES = 2 * 1024 * 1024
+EXPANSION_FACTOR = 4  # the budget is the larger of the minimum and this many times the document's size
+# PyYAML composes a whole document into nodes (with their marks) before building objects: about 1.8 KB
+# per node while it parses, some 300 times the text of a dense document. A rendered document that libyaml
+# reads is counted first when it is big, and refused past this many nodes (an 8 MiB CRD has about a
+# quarter of that); cluster-state Lists, as big as the cluster, are bounded by the file size alone.
+NODE_COUNT_ABOVE = 1024 * 1024
+MAX_LIBYAML_NODES = 300_000
+# libyaml's composer and yaml-rs recurse in C and Rust: tens of thousands of nested `[` or `- ` crash
+# the process (yaml-rs near 11,000 block levels). No Kubernetes object comes near this depth.
+MAX_DEPTH = 512
+MAX_FLOW_DEPTH = MAX_DEPTH
 _FLOW = re.compile(r"[\[\]{}]")
+# Where a line's innermost block node can start: its indentation plus the `- `, `? ` and `: ` indicators
+# that open nested collections on the same line. Each block level needs at least one more column every
+# two levels, so this bounds the block depth from above; only a line this long is looked at closely.
+_DEEP_LINE = re.compile(rf"\n[ \t?:-]{{{MAX_DEPTH // 2}}}")  # searched in "\n" + text: a literal first is fast
+# What libyaml refuses or reads differently from yaml-rs: characters outside YAML's printable set (C0
+# controls, DEL, C1 controls), NEL and the Unicode line separators (libyaml folds them as line breaks),
+# a BOM inside the text, and tabs (libyaml refuses a tab as indentation, before a block collection and on
+# an otherwise empty line). Documents holding any of these go to libyaml, which decides as kubectl does.
+# Kubernetes numbers are 64-bit; Python refuses to convert integers of more than 4,300 digits to text (and
+# yaml-rs builds some of them anyway). A longer run of digits goes to libyaml, which refuses the number.
+MAX_NUMBER_DIGITS = 1000
+_LONG_DIGITS = re.compile(rf"(?<![0-9])[0-9]{{{MAX_NUMBER_DIGITS}}}")  # starts at a run's start only: linear
+_FAST_UNSAFE = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 
 _UNQUOTED_TEMPLATE = re.compile(r"(?:^|:[ \t]|-[ \t])[ \t]*\{\{", re.MULTILINE)  # `key: {{ .Values.x }}`
 
@@ -46,6 +71,8 @@ _YAML11_TOKEN = r"""(?:
           | 0[box][0-9a-fA-F_]*
           | [0-9.][0-9_.]*_[0-9_.]*
           | (?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+)
+  | [-+]\.[0-9][0-9_.]*(?:[eE][-+]?[0-9]+)?
+  | [-+]?_[0-9_.]+(?:[eE][-+]?[0-9]+)?
   | = | <<
 )"""
 # Anywhere in the text (quoted strings and comments too, so it errs towards libyaml); slow, so
@@ -55,7 +82,7 @@ _YAML11_ANYWHERE = re.compile(r"(?<![\w.\-])" + _YAML11_TOKEN + r"""(?![\w.\-])
 # Block style has plain scalars in three places only: after `key: `, after `- `, and alone at the
 # start of a line (keys, and values on their own line). Each pattern starts with a literal and
 # checks the token's first character before trying the alternatives: the regex engine is fast then.
-_FIRST = r"(?=[YyNnOo0-9.+=<-])"
+_FIRST = r"(?=[YyNnOo0-9.+=<_-])"
 _YAML11_BLOCK = [re.compile(prefix + _FIRST + _YAML11_TOKEN + suffix, re.VERBOSE | re.MULTILINE) for prefix, suffix in (
     (r":[ \t]+", r"(?=[ \t]*(?:$|\#))"),
     (r"-[ \t]+", r"(?=[ \t]*(?:$|\#))"),
@@ -66,8 +93,47 @@ _RARE_INDICATORS = "[{&*!%?"
 
 
 
+# yaml-rs reads `: value` at the start of a line (or of a sequence item) as a mapping with a null key;
+# libyaml and go-yaml refuse it.
+_EMPTY_KEY = re.compile(r"\n[ \t]*(?:-[ \t]+)*:(?=[ \t\n]|$)")
+_EMPTY_KEY_HINT = re.compile(r"\n[ \t-]*:")  # a literal first: the regex engine skips to each line break
+_EMPTY_FLOW_KEY = re.compile(r"(?:\[\]|\{\})[ \t]*:(?:[ \t]|$)", re.MULTILINE)
+_BLOCK_HEADER_AT_END = re.compile(r"[|>][-+1-9]{0,2}[ \t]*(?:#.*)?$")
+
+
+def _ends_like_yaml_rs_misreads(text: str) -> bool:
+    """yaml-rs adds a line break libyaml (and the spec) does not: to a block scalar that ends the text
+    without a final newline, and to an empty block scalar (`key: |` with nothing below) at the end."""
+    if not text.endswith("\n"):
+        return True
+    if (_EMPTY_KEY_HINT.search(text) or text.lstrip(" \t-")[:1] == ":") and _EMPTY_KEY.search("\n" + text):
+        return True
+    # Flow collections other than the empty `{}` and `[]` of rendered charts: yaml-rs accepts flow
+    # syntax libyaml refuses (`[a, :]`), so they go to libyaml.
+    if ("[" in text and text.count("[") != text.count("[]")) or ("{" in text and text.count("{") != text.count("{}")):
+        return True
+    if ("[]" in text or "{}" in text) and _EMPTY_FLOW_KEY.search(text):
+        return True  # `[]: value`: a collection as a key, which yaml-rs accepts and libyaml refuses
+    end = len(text)
+    for _ in range(64):  # the last content line, past trailing blank and comment lines
+        start = text.rfind("\n", 0, end) + 1
+        stripped = text[start:end].strip()
+        if stripped and not stripped.startswith("#"):
+            return _BLOCK_HEADER_AT_END.search(stripped) is not None
+        if start == 0:
+            return False
+        end = start - 1
+    return True  # a long tail of comments: let libyaml decide
+
+
 def yaml11_sensitive(text: str) -> bool:
-    """True when YAML 1.1 and 1.2 might read some scalar of this document differently."""
+    """True when YAML 1.1 and 1.2 might read some scalar of this document differently, or when it holds
+    characters libyaml refuses or folds (the fast path must never accept what kubectl refuses)."""
+    # str.isprintable() (C speed) is false for every character _FAST_UNSAFE names, and for a few more:
+    # only then is the exact pattern needed
+    unsafe = not text.replace("\n", "").isprintable() and _FAST_UNSAFE.search(text)
+    if unsafe or _LONG_DIGITS.search(text) or _ends_like_yaml_rs_misreads(text):
+        return True
     if any(char in text for char in _RARE_INDICATORS):
         return _YAML11_ANYWHERE.search(text) is not None
     text = "\n" + text
@@ -80,17 +146,22 @@ class ManifestLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicate_keys: list[tuple[int, str]] = []  # (0-based line, key)
+        self._keys_checked: set[int] = set()
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
         # PyYAML keeps the last of two equal keys without a word; kubectl and Argo CD (go-yaml)
         # refuse the document ("mapping key already defined"): what a reviewer reads is not applied.
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
-                if key_node.value in seen:
-                    self.duplicate_keys.append((key_node.start_mark.line, key_node.value))
-                seen.add(key_node.value)
-        return super().construct_mapping(node, deep=deep)
+        # Checked once per node, before its merge keys (`<<`) are flattened into it: flattening edits
+        # the node in place, and merged keys that the mapping overrides are not duplicates.
+        if id(node) not in self._keys_checked:
+            self._keys_checked.add(id(node))
+            seen: set[str] = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                    if key_node.value in seen:
+                        self.duplicate_keys.append((key_node.start_mark.line, key_node.value))
+                    seen.add(key_node.value)
+        super().flatten_mapping(node)
 
 
 def _as_string(loader: yaml.BaseLoader, node: yaml.Node) -> str:
@@ -103,7 +174,47 @@ ManifestLoader.add_constructor("tag:yaml.org,2002:value", _as_string)
 # Kubernetes keeps timestamps as strings; a datetime would also break JSON output.
 ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_string)
 
+# SafeConstructor raises plain Python errors for a tag on the wrong value (`!!int abc`, `!!bool maybe`,
+# `!!set abc`, `!!map [a, b]`) and for integers past Python's 4,300-digit conversion limit; go-yaml
+# refuses those documents. Each constructor is wrapped so that they become YAML errors at the value,
+# worded without the value itself (it may be Secret data).
+_INT_TAG = "tag:yaml.org,2002:int"
+_CONSTRUCT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
 
+
+def _unreadable(tag: str | None, node: yaml.Node, exc: Exception) -> yaml.constructor.ConstructorError:
+    short = (tag or node.tag or "").replace("tag:yaml.org,2002:", "!!")
+    if isinstance(exc, ValueError) and "digits" in str(exc):
+        problem = "a number with more digits than any Kubernetes field holds"
+    else:
+        what = {yaml.ScalarNode: "scalar", yaml.SequenceNode: "sequence", yaml.MappingNode: "mapping"}
+        problem = f"a {what.get(type(node), 'value')} that cannot be read as {short}"
+    return yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+
+
+def _guarded(tag: str | None, construct: Any) -> Any:
+    def run(loader: yaml.BaseLoader, node: yaml.Node) -> Any:
+        if tag == _INT_TAG and len(node.value) > MAX_NUMBER_DIGITS:
+            raise _unreadable(tag, node, ValueError("digits"))
+        try:
+            result = construct(loader, node)
+        except _CONSTRUCT_ERRORS as exc:
+            raise _unreadable(tag, node, exc) from None
+        if isinstance(result, types.GeneratorType):
+            return _guarded_steps(tag, node, result)
+        return result
+    return run
+
+
+def _guarded_steps(tag: str | None, node: yaml.Node, steps: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield from steps
+    except _CONSTRUCT_ERRORS as exc:
+        raise _unreadable(tag, node, exc) from None
+
+
+for _tag, _construct in list(ManifestLoader.yaml_constructors.items()):
+    ManifestLoader.add_constructor(_tag, _guarded(_tag, _construct))
 
 
 def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES, problems: list[Problem] | None = None) -> Any:
@@ -113,15 +224,21 @@ def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES, problems:
     if len(doc.text) > max_bytes:
         raise InputError(f"document is {len(doc.text) / 1048576:.1f} MiB, larger than the API server "
                          f"accepts; not parsed", doc.line)
-    depth = flow_depth(doc.text)
-    if depth > MAX_FLOW_DEPTH:
-        raise InputError(f"document nests {depth:,} levels of [ and {{, too deep to be a Kubernetes object; "
-                         f"not parsed", doc.line)
+    check_depth(doc.text, doc.line)
     if yaml_rs is not None and not yaml11_sensitive(doc.text):
         try:
-            return yaml_rs.loads(doc.text, parse_datetime=False)
+            obj = yaml_rs.loads(doc.text, parse_datetime=False)
         except Exception:  # noqa: BLE001, S110 - libyaml below gives the canonical error message
             pass
+        else:
+            if "&" in doc.text and "*" in doc.text:
+                check_expansion(obj, len(doc.text), doc.line)
+            return obj
+    if len(doc.text) > NODE_COUNT_ABOVE and max_bytes <= MAX_DOCUMENT_BYTES:
+        nodes = node_count(doc.text, MAX_LIBYAML_NODES)
+        if nodes > MAX_LIBYAML_NODES:
+            raise InputError(f"document has more than {MAX_LIBYAML_NODES:,} YAML nodes, more than a Kubernetes "
+                             f"object holds; not parsed (the gate's memory bound)", doc.line)
     loader = ManifestLoader(doc.text)
     try:
         obj = loader.get_single_data()
@@ -129,10 +246,10 @@ def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES, problems:
         mark = exc.problem_mark or exc.context_mark
         if mark is exc.problem_mark and exc.context_mark and mark.line >= doc.text.count("\n"):
             mark = exc.context_mark  # an error at the end of the text: where the open construct began
-        line = chunk_start_line(doc) + mark.line if mark else doc.line
+        line = chunk_start_line(doc) + min(mark.line, _last_line(doc.text)) if mark else doc.line
         raise InputError(_describe_yaml_error(exc, doc.text), line) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"YAML does not parse: {exc}", doc.line) from None
+        raise InputError(f"YAML does not parse: {_redacted(str(exc), doc.text)}", doc.line) from None
     except RecursionError:
         raise InputError("document is nested too deeply to be a Kubernetes object", doc.line) from None
     finally:
@@ -144,13 +261,47 @@ def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES, problems:
                                     f"document (\"mapping key already defined\")", doc.source,
                                     ProblemKind.DUPLICATE_KEY))
     if "&" in doc.text and "*" in doc.text:
-        check_expansion(obj, budget=max(MIN_NODE_BUDGET, len(doc.text)), line=doc.line)
+        check_expansion(obj, len(doc.text), doc.line)
     return obj
+
+
+def _last_line(text: str) -> int:
+    """0-based index of the text's last line: a mark at the end of a text without a final newline
+    points one line past it."""
+    return max(text.count("\n") - (1 if text.endswith("\n") else 0), 0)
+
+
+def check_depth(text: str, line: int) -> None:
+    """Refuse text that nests deeper than MAX_DEPTH, before a recursive parser sees it."""
+    depth = flow_depth(text)
+    if depth > MAX_DEPTH:
+        raise InputError(f"document nests {depth:,} levels of [ and {{, too deep to be a Kubernetes object; "
+                         f"not parsed", line)
+    if _DEEP_LINE.search("\n" + text) is None:
+        return  # block depth is at most MAX_DEPTH // 2 * 2 levels, plus the flow depth above
+    depth = nesting_depth(text)
+    if depth > MAX_DEPTH:
+        raise InputError(f"document nests more than {MAX_DEPTH:,} levels of collections, too deep to be a "
+                         f"Kubernetes object; not parsed", line)
+
+
+def node_count(text: str, stop: int) -> int:
+    """Nodes of a document from libyaml's event stream (events are dropped as they come), up to `stop`+1."""
+    count = 0
+    try:
+        for event in yaml.parse(text, Loader=_BaseLoader):
+            if isinstance(event, yaml.NodeEvent):
+                count += 1
+                if count > stop:
+                    break
+    except yaml.YAMLError:
+        pass  # the parse says what is wrong
+    return count
 
 
 def flow_depth(text: str) -> int:
     """Deepest nesting of flow brackets (quotes ignored: an overestimate is harmless here)."""
-    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH:
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
         return 0
     depth = deepest = 0
     for match in _FLOW.finditer(text):
@@ -162,31 +313,85 @@ def flow_depth(text: str) -> int:
     return deepest
 
 
+def nesting_depth(text: str) -> int:
+    """Exact nesting depth (block and flow), from libyaml's event stream: its parser keeps its state
+    on a heap stack, unlike the composers, so it never recurses. Stops counting past MAX_DEPTH."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_BaseLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return depth
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return 0  # the parser will say what is wrong
+    return max(min(depth, MAX_DEPTH), 0)
+
+
 def _describe_yaml_error(exc: yaml.MarkedYAMLError, text: str) -> str:
     parts = [p for p in (exc.context, exc.problem) if p]
-    message = "YAML does not parse: " + ", ".join(parts)
+    message = "YAML does not parse: " + _redacted(", ".join(parts), text)
     if _UNQUOTED_TEMPLATE.search(text):
         message += " (this looks like an unrendered Helm template: run `helm template` first)"
     return message
 
 
-def check_expansion(obj: Any, budget: int, line: int) -> None:
-    """Refuse documents whose aliases expand past `budget` nodes: YAML 'billion laughs' bombs.
+# libyaml quotes what it stumbled on: a tag (`!secret`), an alias or anchor name, a character. In a
+# Secret that may be a piece of its data, so quotes are dropped from messages about such documents.
+_SECRET_KIND = re.compile(r"""^[ \t-]*["']?kind["']?[ \t]*:[ \t]*["']?Secret\b""", re.MULTILINE)
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
 
-    PyYAML shares aliased objects, so parsing is cheap, but anything that walks the result would
-    follow every alias; bound that once here.
+
+def _redacted(message: str, text: str) -> str:
+    if _SECRET_KIND.search(text):
+        return _QUOTED.sub("(value not shown: the document holds a Secret)", message)
+    return message
+
+
+def check_expansion(obj: Any, size: int, line: int) -> None:
+    """Refuse documents whose aliases expand past a budget: YAML 'billion laughs' bombs.
+
+    PyYAML shares aliased objects, so parsing is cheap, but anything that walks the result or turns a
+    value into text follows every alias. The expanded size (nodes, and characters of strings and
+    keys) is computed once per shared object, so the check costs what the document's own nodes cost.
+    A value that contains itself (`a: &a [*a]`) is refused too: nothing can walk it.
     """
-    stack = [obj]
-    seen = 0
+    node_budget = max(MIN_NODE_BUDGET, size)
+    byte_budget = max(MIN_EXPANSION_BYTES, EXPANSION_FACTOR * size)
+    sizes: dict[int, tuple[int, int]] = {}  # id of a list or dict -> (nodes, characters) it expands to
+    open_ids: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(obj, False)]
     while stack:
-        node = stack.pop()
-        seen += 1
-        if seen > budget:
-            raise InputError(f"YAML aliases expand to more than {budget:,} nodes (an alias bomb?); "
-                             f"document not used", line)
-        if isinstance(node, dict):
-            stack.extend(node.values())
-            stack.extend(node.keys())
-        elif isinstance(node, list):
-            stack.extend(node)
+        node, done = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        key = id(node)
+        if done:
+            nodes, chars = 1, 0
+            for child in (*node.keys(), *node.values()) if isinstance(node, dict) else node:
+                if isinstance(child, dict | list):
+                    n, c = sizes[id(child)]
+                else:
+                    n, c = 1, _scalar_chars(child)
+                nodes += n
+                chars += c
+            open_ids.discard(key)
+            sizes[key] = (nodes, chars)
+            if nodes > node_budget or chars > byte_budget:
+                past = f"{byte_budget / 1048576:.0f} MiB of text" if chars > byte_budget else f"{node_budget:,} nodes"
+                raise InputError(f"YAML aliases expand this document to more than {past} (an alias bomb?); "
+                                 f"document not used", line)
+            continue
+        if key in sizes:
+            continue
+        if key in open_ids:
+            raise InputError("a YAML alias makes a value contain itself; document not used", line)
+        open_ids.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in (node.values() if isinstance(node, dict) else node))
 
+
+def _scalar_chars(value: Any) -> int:
+    return len(value) if isinstance(value, str | bytes) else 8

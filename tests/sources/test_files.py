@@ -151,7 +151,8 @@ def test_broken_document_does_not_hide_its_neighbours(tmp_path):
     text = ROUTE_TO_NOWHERE + "---\nkind: [\n---\n" + ROUTE_TO_NOWHERE.replace("survivor", "second")
     report = check_text(tmp_path, text)
     assert sorted(ids(report)) == ["manifest-invalid", "route-backend-missing", "route-backend-missing"]
-    assert [f.line for f in report.findings if f.check == "manifest-invalid"] == [13]
+    # the flow sequence left open on line 12 (libyaml's mark is at the end of the document, past it)
+    assert [f.line for f in report.findings if f.check == "manifest-invalid"] == [12]
 
 
 def test_empty_file_is_no_parse_error_but_nothing_checked(tmp_path):
