@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from gate import __version__
-from gate.checks import CHECKS
+from gate.checks import ALL_CHECK_IDS, AUDIT_CHECKS, CHECKS
 from gate.config import FAIL_ON, ClusterOptions, DnsOptions, RegistryOptions, RunConfig, UsageError
 from gate.policy import PolicyError, load_policy
 from gate.probes import dns as dns_probe
@@ -188,8 +188,9 @@ def _silence_stdout() -> None:
 @main.command("checks")
 @click.option("--format", "fmt", type=click.Choice(sorted(CATALOGUE_FORMATS)), default="text", show_default=True)
 def list_checks(fmt: str) -> None:
-    """List every check: id, default severity, title, why it matters, remediation."""
-    click.echo(CATALOGUE_FORMATS[fmt](list(CHECKS.values())), nl=False)
+    """List every check: id, default severity, title, why it matters, remediation; `gate check`'s first,
+    then `gate audit`'s (marked audit)."""
+    click.echo(CATALOGUE_FORMATS[fmt]([*CHECKS.values(), *AUDIT_CHECKS.values()]), nl=False)
 
 
 @main.group()
@@ -202,7 +203,7 @@ def policy() -> None:
 def validate_policy(file: str) -> None:
     """Validate a policy file against the shipped schema (exit 2 when invalid)."""
     try:
-        load_policy(file, CHECKS.keys())
+        load_policy(file, ALL_CHECK_IDS)
     except PolicyError as exc:
         click.echo(f"gate: {exc}", err=True)
         sys.exit(EXIT_ERROR)
