@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 
 from gate.checklist.builder import _item, _key, _Placement
 from gate.checklist.items import AUDIT_ITEMS
-from gate.domain import acme, certmanager_controller
+from gate.domain import acme, certmanager_controller, controllers
 from gate.domain.certmanager import certificate_names
-from gate.domain import controllers
 from gate.domain.kube import CERT_MANAGER_GROUP, GATEWAY_GROUP, as_list, dig, normalize_host
 from gate.domain.served_names import public_name
 from gate.index import Index
