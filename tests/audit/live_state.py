@@ -175,28 +175,32 @@ def gateway(broken: dict[str, tuple[str, str]], solver_routes: int) -> dict:
                        "conditions": conditions, "listeners": statuses}}
 
 
-def live_service(name: str) -> list[dict]:
+def live_service(name: str, namespace: str = "traefik", host: str | None = None, secret_name: str | None = None,
+                 backend: str | None = None, app: str = "platform") -> list[dict]:
     """A service already live: its Certificate (Ready), Secret (with data, as the API holds it), route, Service."""
     created = DEPLOYED - dt.timedelta(days=90)
-    host = f"{name}.example.com"
+    host = host or f"{name}.example.com"
+    secret_name = secret_name or f"{name}-tls"
+    backend = backend or f"{name}-web"
     cert = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-            "metadata": meta(f"{name}-tls", "traefik", created, labels=tracked("platform")),
-            "spec": {"secretName": f"{name}-tls", "dnsNames": [host],
+            "metadata": meta(secret_name, namespace, created, labels=tracked(app)),
+            "spec": {"secretName": secret_name, "dnsNames": [host],
                      "issuerRef": {"name": "letsencrypt-prod", "kind": "ClusterIssuer", "group": "cert-manager.io"}},
             "status": {"conditions": [cond("Ready", "True", "Ready", "Certificate is up to date and has not expired",
                                            created + dt.timedelta(minutes=2))],
                        "notAfter": ts(NOW + dt.timedelta(days=40)), "notBefore": ts(NOW - dt.timedelta(days=50)),
                        "renewalTime": ts(NOW + dt.timedelta(days=10)), "revision": 3}}
     secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-              "metadata": meta(f"{name}-tls", "traefik", created,
-                               annotations={"cert-manager.io/certificate-name": f"{name}-tls",
+              "metadata": meta(secret_name, namespace, created,
+                               annotations={"cert-manager.io/certificate-name": secret_name,
                                             "cert-manager.io/issuer-name": "letsencrypt-prod"}),
               "data": {"tls.crt": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmxpdmUtY2VydA==",
                        "tls.key": "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCmxpdmUta2V5LWJ5dGVzLTdjM2E="}}
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": meta(f"{name}-web", name, created),
-               "spec": {"type": "ClusterIP", "clusterIP": "10.100.3.7", "selector": {"app": f"{name}-web"},
+    route_namespace = name if namespace == "traefik" else namespace
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": meta(backend, route_namespace, created),
+               "spec": {"type": "ClusterIP", "clusterIP": "10.100.3.7", "selector": {"app": backend},
                         "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}]}}
-    route = app_route(name, host, f"{name}-https", f"{name}-web", created, found=True)
+    route = app_route(route_namespace, host, secret_name.replace("-tls", "-https"), backend, created, found=True)
     return [cert, secret, service, route]
 
 
@@ -210,8 +214,8 @@ def app_route(namespace: str, host: str, section: str, backend: str, created: dt
                         f"Cannot load HTTPBackendRef {namespace}/{backend}: getting service: service \"{backend}\" "
                         f"not found", since)
     return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-            "metadata": meta(host.split(".")[0] + "-route" if found else backend.replace("-web", "-route"), namespace,
-                             created, labels=tracked(namespace if not found else "platform")),
+            "metadata": meta(backend.replace("-web", "-route"), namespace, created,
+                             labels=tracked(namespace if namespace in NEW else "platform")),
             "spec": {"parentRefs": [{**GATEWAY, "sectionName": section}], "hostnames": [host],
                      "rules": [{"backendRefs": [{"group": "", "kind": "Service", "name": backend, "port": 80,
                                                  "weight": 1}],
@@ -362,6 +366,9 @@ def healthy() -> list[dict]:
     objects = [cert_manager("v1.15.2", gateway_api=True), *traefik("v3.6.6", restarts=0), gateway({}, 0)]
     for name in HEALTHY:
         objects += live_service(name)
+    for namespace, (host, secret, backend, _) in NEW.items():
+        objects += live_service(namespace, namespace, host, secret, backend, app=namespace)
+        objects.append(application(namespace, namespace))
     objects.append(application("platform", "traefik"))
     for item in objects:
         if item["kind"] == "Application":
