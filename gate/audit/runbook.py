@@ -104,7 +104,7 @@ def runbook(result: Audit, config: RunConfig) -> str:
         "#!/usr/bin/env bash",
         comment(f"Recovery runbook written by `gate audit` at {acme.show_time(clock)} from {sources}."),
         "# Review every step before you run it: the gate never runs this script. Each command names the",
-        "# objects the audit found (no --all, no selectors); re-run `gate audit` for a fresh one.",
+        "# objects the audit found, never all of a kind or a selector; re-run `gate audit` for a fresh one.",
         "set -euo pipefail",
         "",
         "confirm() {",
