@@ -15,8 +15,8 @@ from pathlib import Path
 import click
 
 from gate import __version__
-from gate.checks import CHECKS
-from gate.config import FAIL_ON, ClusterOptions, DnsOptions, RegistryOptions, RunConfig, UsageError
+from gate.checks import ALL_CHECK_IDS, AUDIT_CHECKS, CHECKS
+from gate.config import FAIL_ON, AuditOptions, ClusterOptions, DnsOptions, RegistryOptions, RunConfig, UsageError
 from gate.policy import PolicyError, load_policy
 from gate.probes import dns as dns_probe
 from gate.model import Report
@@ -198,11 +198,102 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
+def _timestamp(ctx: click.Context, param: click.Parameter, value: str | None):
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an RFC 3339 time such as 2026-03-23T09:20:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+@main.command("audit")
+@click.option("--kube", is_flag=True, help="Read the live cluster (read-only; Secrets: metadata only; pod env dropped).")
+@click.option("--kubeconfig", metavar="FILE", help="Kubeconfig for --kube (default: in-cluster, $KUBECONFIG, "
+                                                   "~/.kube/config).")
+@click.option("--context", "kube_context", metavar="NAME", help="Kubeconfig context for --kube.")
+@click.option("--cluster-state", "cluster_state", multiple=True, metavar="PATH",
+              help="Snapshot files or folders (kubectl get ... -A -o yaml) instead of --kube; repeatable.")
+@click.option("--namespace", "namespaces", multiple=True, metavar="NS",
+              help="Audit only these namespaces (Gateways and controllers are read everywhere); repeatable.")
+@click.option("--policy", metavar="FILE", help="Policy file (default: ./.gate.yaml when present).")
+@click.option("--format", "formats", metavar="FMT[=PATH]", multiple=True,
+              help=f"Output format ({', '.join(FORMATS)}), to stdout or to PATH; repeatable.")
+@click.option("--runbook", metavar="FILE", help="Write the recovery steps for what was found to FILE, as a bash "
+                                                "script to review and run by hand (the gate never runs it).")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+              help="Lowest severity that fails the audit.")
+@click.option("--include", multiple=True, metavar="ID", help="Run only these audit checks; repeatable.")
+@click.option("--exclude", multiple=True, metavar="ID", help="Skip these audit checks; repeatable.")
+@click.option("--now", callback=_timestamp, metavar="TIME",
+              help="The audit's clock (RFC 3339, e.g. 2026-03-23T09:20:00Z), for snapshots and tests; default: now.")
+@click.option("--max-file-size", type=click.IntRange(min=1), default=64, show_default=True, metavar="MIB",
+              help="Larger snapshot files are reported, not read.")
+@click.option("-v", "--verbose", is_flag=True, help="Text: every line of every service and every finding.")
+@click.option("-q", "--quiet", is_flag=True, help="Text: only failing lines and the verdict.")
+@click.option("--progress", is_flag=True, help="Show progress on stderr even when it is not a terminal.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+def audit_command(kube: bool, kubeconfig: str | None, kube_context: str | None, cluster_state: tuple[str, ...],
+                  namespaces: tuple[str, ...], policy: str | None, formats: tuple[str, ...], runbook: str | None,
+                  fail_on: str, include: tuple[str, ...], exclude: tuple[str, ...], now, max_file_size: int,
+                  verbose: bool, quiet: bool, progress: bool, debug: bool) -> None:
+    """Audit the live cluster (or snapshots of it) for the incident's signs: leaked and orphaned solver
+    routes, stuck Challenges, Certificates not Ready, unresolved listeners, Gateways and routes not accepted."""
+    from gate.audit.run import audit
+    from gate.audit.runbook import runbook as write_runbook
+
+    outputs = [parse_format(f) for f in formats]
+    if verbose and quiet:
+        raise click.UsageError("--verbose and --quiet contradict each other; give one")
+    if not any(path is None for _, path in outputs):
+        outputs.insert(0, ("text", None))
+    config = RunConfig(
+        policy=policy, fail_on=fail_on, include=include, exclude=exclude, now=now,
+        max_file_bytes=max_file_size * 1024 * 1024, audit=AuditOptions(namespaces=namespaces),
+        cluster=ClusterOptions(state_paths=cluster_state, kube=kube, kubeconfig=kubeconfig, context=kube_context),
+    )
+    meter = Progress(sys.stderr, enabled=progress or sys.stderr.isatty())
+    try:
+        with meter:
+            result = audit(config, progress=meter)
+        report = result.report
+        failed_writes = write_outputs(report, outputs, verbose=verbose, quiet=quiet)
+        if runbook:
+            try:
+                Path(runbook).write_text(write_runbook(result, config), encoding="utf-8")
+            except OSError as exc:
+                click.echo(f"gate: cannot write {clean(runbook)}: {clean(exc.strerror or exc)}", err=True)
+                failed_writes += 1
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(report.exit_code if "report" in locals() else EXIT_ERROR)
+    except (PolicyError, UsageError) as exc:
+        click.echo(f"gate: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:  # noqa: BLE001 - a gate never dies with a bare traceback
+        if debug:
+            traceback.print_exc()
+        click.echo(f"gate: internal error: {type(exc).__name__}: {clean(exc)}"
+                   f"{'' if debug else ' (run with --debug for details)'}", err=True)
+        sys.exit(EXIT_ERROR)
+    for error in report.errors:
+        click.echo(f"gate: {clean(error)}", err=True)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    sys.exit(EXIT_ERROR if failed_writes else report.exit_code)
+
+
 @main.command("checks")
 @click.option("--format", "fmt", type=click.Choice(sorted(CATALOGUE_FORMATS)), default="text", show_default=True)
 def list_checks(fmt: str) -> None:
-    """List every check: id, default severity, title, why it matters, remediation."""
-    click.echo(CATALOGUE_FORMATS[fmt](list(CHECKS.values())), nl=False)
+    """List every check: id, default severity, title, why it matters, remediation; `gate check`'s first,
+    then `gate audit`'s (marked audit)."""
+    click.echo(CATALOGUE_FORMATS[fmt]([*CHECKS.values(), *AUDIT_CHECKS.values()]), nl=False)
 
 
 @main.group()
@@ -215,7 +306,7 @@ def policy() -> None:
 def validate_policy(file: str) -> None:
     """Validate a policy file against the shipped schema (exit 2 when invalid)."""
     try:
-        load_policy(file, CHECKS.keys())
+        load_policy(file, ALL_CHECK_IDS)
     except PolicyError as exc:
         click.echo(f"gate: {exc}", err=True)
         sys.exit(EXIT_ERROR)

@@ -43,6 +43,13 @@ class ClusterOptions:
 
 
 @dataclass(frozen=True)
+class AuditOptions:
+    """`gate audit`: which namespaces to audit (empty: all)."""
+
+    namespaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunConfig:
     paths: tuple[str, ...] = ()
     policy: str | None = None
@@ -54,6 +61,8 @@ class RunConfig:
     stdin: Any = field(default=None, compare=False)
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     today: dt.date | None = None
+    # The audit's clock (stuck for how long, growth per hour, next attempt); None: the current time.
+    now: dt.datetime | None = None
     kube_version: str | None = None  # the Kubernetes release the API schemas are those of (else the policy's)
     dns: DnsOptions = DnsOptions()
     registry: RegistryOptions = RegistryOptions()
@@ -63,6 +72,7 @@ class RunConfig:
     # Where Helm charts live in the repository: reports point at a finding's chart template
     # (its `# Source:`) under this folder when the file exists there.
     source_root: str | None = None
+    audit: AuditOptions = AuditOptions()
 
     def __post_init__(self) -> None:
         # Lists are accepted for convenience and stored as tuples, so a config never changes under a run.

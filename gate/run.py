@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gate.checklist.builder import build_checklists, private_https_names
-from gate.checks import CHECKS, PROBES
+from gate.checks import ALL_CHECK_IDS, AUDIT_CHECKS, CHECKS, PROBES
 from gate.checks.base import Check, Context, InputCounts
 from gate.config import FAIL_ON, RunConfig, UsageError
 from gate.index import Index
@@ -30,19 +30,23 @@ from gate.sources.selection import Selection, SelectionError, select
 # Canned probe answers (tests): probe name -> request -> answer, as a mapping or a function.
 ProbeAnswers = Mapping[str, Mapping[Any, Any] | Callable[[Any], Any]]
 
-__all__ = ["FAIL_ON", "Report", "RunConfig", "UsageError", "run"]
+__all__ = ["AUDIT_CHECKS", "FAIL_ON", "Report", "RunConfig", "UsageError", "run"]
 
 INPUT_EMPTY = "input-empty"
 
 
-def select_checks(policy: Policy, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[Check]:
-    unknown = sorted({*include, *exclude} - CHECKS.keys())
+def select_checks(policy: Policy, include: tuple[str, ...], exclude: tuple[str, ...],
+                  catalogue: Mapping[str, Check] = CHECKS) -> list[Check]:
+    unknown = sorted({*include, *exclude} - catalogue.keys())
     if unknown:
+        other = "gate audit" if catalogue is CHECKS else "gate check"
+        elsewhere = [i for i in unknown if i in ALL_CHECK_IDS]
+        hint = f"; {', '.join(elsewhere)} run{'s' * (len(elsewhere) == 1)} in `{other}`" if elsewhere else ""
         raise UsageError(f"unknown check id{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
-                         f"(see `gate checks`)")
+                         f"(see `gate checks`{hint})")
     # input-empty is what keeps "nothing was read" from passing: --include does not drop it (only
     # --exclude or the policy do), and it alone does not count as a check to run.
-    chosen = [c for c in CHECKS.values()
+    chosen = [c for c in catalogue.values()
               if (not include or c.id in include or c.id == INPUT_EMPTY) and c.id not in exclude]
     if not any(c.id != INPUT_EMPTY for c in chosen):
         raise UsageError("--include and --exclude leave no check to run")
@@ -110,7 +114,7 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
          progress: Progress) -> Report:
     if config.fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
-    policy = load_policy(config.policy, CHECKS.keys(), today=config.today)
+    policy = load_policy(config.policy, ALL_CHECK_IDS, today=config.today)
     checks = select_checks(policy, config.include, config.exclude)
     try:
         check_options(config)
@@ -137,7 +141,7 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
         load_problems=[*loaded.problems, *state.loaded.problems],
         expired_exemptions=[(e.file, e.line, f"{e.describe()} expired on {e.expires.isoformat()} "
                                              f"(reason was: {e.reason})") for e in policy.expired],
-        check_ids=frozenset(CHECKS), selected=frozenset(c.id for c in checks),
+        check_ids=ALL_CHECK_IDS, selected=frozenset(c.id for c in checks),
         cluster_state_sources=tuple(state.sources),
         inputs=InputCounts(files=loaded.files, documents=loaded.documents,
                            skipped=tuple((s.file, s.line, s.reason) for s in loaded.skipped),

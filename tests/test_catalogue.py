@@ -7,12 +7,12 @@ import re
 
 from conftest import ROOT, gate_cli
 
-from gate.checks import CHECKS, FAMILIES
+from gate.checks import AUDIT_CHECKS, CHECKS, FAMILIES
 
 
 def test_ids_are_kebab_case_and_entries_complete():
     """Ids are kebab-case; every check has a title and a remediation that ends with a period."""
-    for entry in CHECKS.values():
+    for entry in [*CHECKS.values(), *AUDIT_CHECKS.values()]:
         assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", entry.id)
         assert entry.title and not entry.title.endswith(".")
         assert entry.remediation.endswith("."), entry.id
@@ -40,14 +40,15 @@ def test_gate_checks_lists_every_id_as_text_and_json():
     for check_id in CHECKS:
         assert check_id in text.stdout.decode()
     listed = json.loads(gate_cli("checks", "--format", "json").stdout)
-    assert [c["id"] for c in listed] == list(CHECKS)
+    assert [c["id"] for c in listed if c["pipeline"] == "check"] == list(CHECKS)
+    assert [c["id"] for c in listed if c["pipeline"] == "audit"] == list(AUDIT_CHECKS)
     assert all({"id", "severity", "title", "why", "remediation", "probe", "options"} <= set(c) for c in listed)
 
 
 def test_readme_documents_every_check_id():
     """README.md names every check id (the docs table is part of the contract)."""
     readme = (ROOT / "README.md").read_text()
-    assert [c for c in CHECKS if f"`{c}`" not in readme] == []
+    assert [c for c in [*CHECKS, *AUDIT_CHECKS] if f"`{c}`" not in readme] == []
 
 
 def test_readme_check_table_is_the_generated_one():
@@ -64,7 +65,7 @@ def test_every_check_says_why_and_declares_known_options():
     import yaml
 
     defaults = yaml.safe_load((ROOT / "policies" / "default.yaml").read_text())
-    for entry in CHECKS.values():
+    for entry in [*CHECKS.values(), *AUDIT_CHECKS.values()]:
         assert entry.why.strip().endswith((".", ")")), entry.id
         for option in entry.options:
             value = defaults

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -171,7 +173,8 @@ def test_gate_finds_only_the_unset_image_placeholder_in_its_own_deploy_folder():
     proc = gate_cli("check", "--offline", "--format", "json", "deploy/")
     findings = yaml.safe_load(proc.stdout)["findings"]
     assert [(f["check"], f["file"], f["resource"]["name"]) for f in findings] == [
-        ("image-reference-invalid", "deploy/argocd/job.yaml", "ingress-gate")]
+        ("image-reference-invalid", "deploy/argocd/job.yaml", "ingress-gate"),
+        ("image-reference-invalid", "deploy/audit/cronjob.yaml", "ingress-gate-audit")]
 
 
 EXAMPLE_APP = """
@@ -273,3 +276,60 @@ def test_readme_workflow_and_pre_commit_config_use_real_inputs_and_hooks():
     hooks = {h["id"] for h in documents(ROOT / ".pre-commit-hooks.yaml")[0]}
     config = readme_yaml("# .pre-commit-config.yaml")
     assert {h["id"] for repo in config["repos"] for h in repo["hooks"]} <= hooks
+
+
+AUDIT = ROOT / "deploy" / "audit"
+
+
+def audit_objects() -> dict[str, dict]:
+    return {d["kind"]: d for p in sorted(AUDIT.glob("*.yaml")) if p.name != "kustomization.yaml"
+            for d in documents(p)}
+
+
+def test_audit_rbac_is_list_on_exactly_the_kinds_the_audit_reads():
+    """The audit's ClusterRole grants `list` on the kinds `gate audit --kube` lists, nothing more."""
+    from gate.sources.kube import AUDIT_KINDS
+
+    objects = audit_objects()
+    granted = set()
+    for rule in objects["ClusterRole"]["rules"]:
+        assert rule["verbs"] == ["list"] and "resourceNames" not in rule
+        granted |= {(group, resource) for group in rule["apiGroups"] for resource in rule["resources"]}
+    assert granted == {(kind.group, kind.plural) for kind in AUDIT_KINDS}
+    (subject,) = objects["ClusterRoleBinding"]["subjects"]
+    account = objects["ServiceAccount"]["metadata"]
+    assert (subject["name"], subject["namespace"]) == (account["name"], account["namespace"])
+    assert objects["ClusterRoleBinding"]["roleRef"]["name"] == objects["ClusterRole"]["metadata"]["name"]
+
+
+def test_audit_cronjob_runs_every_ten_minutes_with_the_presync_image():
+    """Every 10 minutes, `gate audit --kube`, never retried or overlapping, the PreSync Job's image and user."""
+    cron = audit_objects()["CronJob"]
+    spec = cron["spec"]
+    assert spec["schedule"] == "*/10 * * * *" and spec["concurrencyPolicy"] == "Forbid"
+    job = spec["jobTemplate"]["spec"]
+    assert job["backoffLimit"] == 0
+    pod = job["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"][:2] == ["audit", "--kube"]
+    presync = deploy_objects()["Job"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == presync["image"]
+    assert str(pod["securityContext"]["runAsUser"]) == dockerfile_user().split(":")[0]
+    assert pod["serviceAccountName"] == audit_objects()["ServiceAccount"]["metadata"]["name"]
+    assert "kube_job_status_failed" in (AUDIT / "README.md").read_text()
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_audit_kustomization_builds():
+    """`kubectl kustomize` of an overlay that sets the image, as the README says, builds the CronJob, its account
+    and RBAC, and the gate passes them; without the image set, the placeholder fails the gate."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(AUDIT, Path(tmp) / "base")
+        (Path(tmp) / "kustomization.yaml").write_text(
+            "resources: [base]\nimages:\n  - name: IMAGE\n    newName: registry.example.com/platform/ingress-gate\n"
+            "    newTag: \"0.1.0\"\n", encoding="utf-8")
+        built = subprocess.run(["kubectl", "kustomize", tmp], check=True, capture_output=True, timeout=60).stdout
+    kinds = sorted(d["kind"] for d in yaml.safe_load_all(built) if d)
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "CronJob", "ServiceAccount"]
+    assert b"image: registry.example.com/platform/ingress-gate:0.1.0" in built
+    assert gate_cli("check", "--offline", "-", input=built).returncode == 0

@@ -14,3 +14,15 @@ ITEMS: dict[str, str] = {
     "order": "Argo CD sync-wave order is safe",
     "manifest": "Manifests are valid",
 }
+
+# `gate audit`: the lines of one hostname as it runs in the cluster, top to bottom.
+AUDIT_ITEMS: dict[str, str] = {
+    "controller": "cert-manager runs with the Gateway API support its solver needs",
+    "certificate": "Certificate is Ready",
+    "challenge": "ACME Challenges complete",
+    "solver": "Solver routes: one per Challenge, owner and backend alive",
+    "gateway": "Gateway is accepted by its controller",
+    "listener": "Gateway listener resolves its TLS Secret",
+    "route": "Route is accepted by its Gateway",
+}
+PIPELINES = {"check": ITEMS, "audit": AUDIT_ITEMS}

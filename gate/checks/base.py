@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gate.checklist.items import ITEMS
+from gate.checklist.items import PIPELINES
 from gate.config import RunConfig
 from gate.domain import certmanager_controller, controllers
 from gate.domain.certmanager_controller import CertManagerConfig
@@ -98,6 +98,12 @@ class Context:
             self._world["cert-manager"] = certmanager_controller.detect(self.index.all_workloads(), config_maps)
         return self._world["cert-manager"]
 
+    def learnt(self, key: str, build: Callable[[], Any]) -> Any:
+        """What several checks read, built once per run (`build()` the first time it is asked)."""
+        if key not in self._world:
+            self._world[key] = build()
+        return self._world[key]
+
     def unresolved_note(self) -> str:
         """What a 'missing' message should add so a user with a partial render knows what to pass."""
         if self.index.cluster_state_consulted:
@@ -119,21 +125,31 @@ class Check:
     unresolved: bool = False
     probe: ProbeName | None = None  # the network answers it reads; `--offline` leaves it unverified
     options: tuple[str, ...] = ()  # the policy settings it reads (dotted paths), defaults in default.yaml
+    # "check" (`gate check`, the render) or "audit" (`gate audit`, the live cluster): each command runs
+    # its own pipeline's checks only.
+    pipeline: str = "check"
 
     def __post_init__(self) -> None:
         if not CHECK_ID.match(self.id):
             raise ValueError(f"check id {self.id!r} is not kebab-case")
         if self.severity not in SEVERITIES:
             raise ValueError(f"check {self.id}: severity {self.severity!r} is not one of {SEVERITIES}")
-        if self.item not in ITEMS:
+        if self.pipeline not in PIPELINES:
+            raise ValueError(f"check {self.id}: unknown pipeline {self.pipeline!r}")
+        if self.item not in PIPELINES[self.pipeline]:
             raise ValueError(f"check {self.id}: unknown checklist item {self.item!r}")
         if self.probe is not None:
             object.__setattr__(self, "probe", ProbeName(self.probe))  # a misspelt probe fails at import
         if not self.why.strip() or not self.remediation.rstrip().endswith("."):
             raise ValueError(f"check {self.id}: needs a why and a remediation that ends with a period")
 
+    @property
+    def item_label(self) -> str:
+        """The checklist line its findings land on, in words."""
+        return PIPELINES[self.pipeline][self.item]
 
-def collector(registry: list[Check]) -> Callable[..., Callable[[Callable], Check]]:
+
+def collector(registry: list[Check], pipeline: str = "check") -> Callable[..., Callable[[Callable], Check]]:
     """`check = collector(CHECKS)`, then `@check("id", "error", title=..., remediation=..., why=...)`."""
 
     def check(id: str, severity: str, *, title: str, remediation: str, why: str, item: str = "manifest",
@@ -142,7 +158,7 @@ def collector(registry: list[Check]) -> Callable[..., Callable[[Callable], Check
         def register(fn: Callable[[Context], Iterable[Hit]]) -> Check:
             entry = Check(id=id, severity=severity, title=title, remediation=remediation, why=why, fn=fn,
                           item=item, unresolved=unresolved, probe=ProbeName(probe) if probe else None,
-                          options=tuple(options))
+                          options=tuple(options), pipeline=pipeline)
             registry.append(entry)
             return entry
         return register

@@ -15,7 +15,6 @@ from collections import Counter
 from typing import Any
 
 from gate import __version__
-from gate.checklist.items import ITEMS
 from gate.checks import CHECKS
 from gate.checks.base import Check
 from gate.model import Finding, Report
@@ -40,7 +39,7 @@ def rule(entry: Check) -> dict[str, Any]:
         "id": entry.id,
         "name": rule_name(entry.id),
         "shortDescription": {"text": entry.title},
-        "fullDescription": {"text": f"{entry.title}. Why: {entry.why} Checklist line: {ITEMS[entry.item]}."
+        "fullDescription": {"text": f"{entry.title}. Why: {entry.why} Checklist line: {entry.item_label}."
                                     f"{network}"},
         "help": {"text": f"Why: {entry.why}\nRemediation: {entry.remediation}",
                  "markdown": f"**{entry.title}**\n\nWhy: {entry.why}\n\nRemediation: {entry.remediation}"},

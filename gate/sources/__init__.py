@@ -77,3 +77,34 @@ def read_known(config: RunConfig, render: list[Resource], budget: LoadBudget | N
         state.loaded.errors.extend(live.errors)
         state.sources.append(live.label)
     return state
+
+
+# What an audit keeps of a snapshot or a live read restricted to namespaces: the application kinds in
+# those namespaces, the platform kinds everywhere (routes there attach to Gateways elsewhere).
+PLATFORM_KINDS = frozenset({"Gateway", "GatewayClass", "Deployment", "Application"})
+
+
+def read_live(config: RunConfig) -> ClusterState:
+    """`gate audit`'s input: the cluster as it is, from snapshots (`--cluster-state`) or the API (`--kube`)."""
+    cluster = config.cluster
+    namespaces = tuple(config.audit.namespaces)
+    state = ClusterState()
+    if cluster.state_paths:
+        state.loaded = load_snapshots(list(cluster.state_paths), max_file_bytes=config.max_file_bytes)
+        state.sources.extend(cluster.state_paths)
+    if cluster.kube:
+        from gate.sources.kube import read_for_audit  # lightkube only when the cluster is read
+
+        live = read_for_audit(namespaces, kubeconfig=cluster.kubeconfig, context=cluster.context)
+        state.loaded.resources.extend(live.resources)
+        state.loaded.errors.extend(live.errors)
+        state.sources.append(live.label)
+    if namespaces:
+        state.loaded.resources = in_namespaces(state.loaded.resources, set(namespaces))
+    return state
+
+
+def in_namespaces(resources: list[Resource], namespaces: set[str]) -> list[Resource]:
+    gateway_namespaces = {r.namespace for r in resources if r.kind == "Gateway"}
+    return [r for r in resources if not r.namespace or r.namespace in namespaces or r.kind in PLATFORM_KINDS
+            or (r.kind == "Secret" and r.namespace in gateway_namespaces)]

@@ -5,7 +5,8 @@ A problem is a typed value (`ProblemKind`), not a check id: the checks decide ho
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -74,6 +75,22 @@ def chunk_start_line(doc: Document) -> int:
 
 
 
+_TOP_ITEM = re.compile(r"^- ", re.MULTILINE)
+
+
+def item_lines(doc: Document, count: int) -> list[int] | None:
+    """The file line of each item of a `kind: List` as `kubectl get -o yaml` writes it (`items:` then
+    `- ` at the start of a line per item); None when the text does not have exactly that shape."""
+    if not doc.text or doc.text.lstrip()[:1] in ("{", "["):
+        return None
+    lines, line, previous = [], chunk_start_line(doc), 0
+    for match in _TOP_ITEM.finditer(doc.text):
+        line += doc.text.count("\n", previous, match.start())
+        previous = match.start()
+        lines.append(line)
+    return lines if len(lines) == count else None
+
+
 def add_object(obj: Any, doc: Document, result: LoadResult, origin: str, whole_document: bool = True) -> None:
     if obj is None:
         return  # an empty document
@@ -84,8 +101,13 @@ def add_object(obj: Any, doc: Document, result: LoadResult, origin: str, whole_d
         return
     kind = obj.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
-        for item in obj["items"]:
-            add_object(item, doc, result, origin, whole_document=False)
+        items = obj["items"]
+        # A snapshot's List holds the whole cluster: each item gets its own line, so a finding about
+        # one of thousands of objects says where it is (a render's List keeps the List's line).
+        lines = item_lines(doc, len(items)) if origin == "cluster" else None
+        for position, item in enumerate(items):
+            add_object(item, replace(doc, line=lines[position]) if lines else doc, result, origin,
+                       whole_document=False)
         return
     api_version, meta = obj.get("apiVersion"), obj.get("metadata")
     name = meta.get("name") if isinstance(meta, dict) else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,10 +41,13 @@ class Kind:
     # gate reads about the platform rather than the application (cert-manager's own Deployment).
     fixed_namespaces: tuple[str, ...] | None = None
     selector: str = ""
+    # Read across all namespaces in one list (the audit's platform objects: Gateways, controllers).
+    cluster_wide: bool = False
+    keep: Callable[[Resource], bool] | None = None  # drop what else the list returns (other Deployments)
 
     def path(self, version: str, namespace: str | None) -> str:
         base = f"/api/{version}" if not self.group else f"/apis/{self.group}/{version}"
-        scope = f"/namespaces/{namespace}" if self.namespaced else ""
+        scope = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
         return f"{base}{scope}/{self.plural}"
 
     def api_version(self, version: str) -> str:
@@ -68,6 +72,34 @@ KINDS = (
 )
 
 
+def _controller_deployment(resource: Resource) -> bool:
+    """cert-manager's controller, or a known Gateway controller (by image): the Deployments an audit reads."""
+    from gate.domain import certmanager_controller, controllers
+    from gate.domain.kube import containers
+
+    return certmanager_controller.is_controller(resource) or any(
+        controllers.image_controller(c.get("image")) is not None for _, c in containers(resource))
+
+
+# What `gate audit --kube` reads (deploy/audit/rbac.yaml grants get/list on exactly these). Without
+# --namespace every kind is one cluster-wide list; with it, the application kinds are read in those
+# namespaces and the platform kinds (Gateways, GatewayClasses, controllers, Argo CD Applications)
+# still cluster-wide, since routes in the audited namespaces attach to Gateways elsewhere.
+AUDIT_KINDS = (
+    Kind("HTTPRoute", GATEWAY_GROUP, "httproutes", ("v1", "v1beta1")),
+    Kind("Challenge", "acme.cert-manager.io", "challenges", ("v1",)),
+    Kind("Order", "acme.cert-manager.io", "orders", ("v1",)),
+    Kind("Certificate", CERT_MANAGER_GROUP, "certificates", ("v1",)),
+    Kind("CertificateRequest", CERT_MANAGER_GROUP, "certificaterequests", ("v1",)),
+    Kind("Service", "", "services", ("v1",)),
+    Kind("Secret", "", "secrets", ("v1",), metadata_only=True),
+    Kind("Gateway", GATEWAY_GROUP, "gateways", ("v1", "v1beta1"), cluster_wide=True),
+    Kind("GatewayClass", GATEWAY_GROUP, "gatewayclasses", ("v1", "v1beta1"), namespaced=False),
+    Kind("Application", "argoproj.io", "applications", ("v1alpha1",), cluster_wide=True),
+    Kind("Deployment", "apps", "deployments", ("v1",), cluster_wide=True, keep=_controller_deployment),
+)
+
+
 @dataclass
 class LiveState:
     context: str = ""
@@ -75,6 +107,7 @@ class LiveState:
     errors: list[str] = field(default_factory=list)
     not_served: list[str] = field(default_factory=list)  # kinds whose API the cluster does not serve
     requests: int = 0
+    single: Any = field(default=None, repr=False)  # lightkube's connection settings
 
     @property
     def label(self) -> str:
@@ -145,7 +178,45 @@ def read_cluster(render: list[Resource], *, kubeconfig: str | None = None, conte
     return state
 
 
-async def _read_all(single: Any, namespaces: list[str], state: LiveState) -> None:
+def read_for_audit(namespaces: tuple[str, ...] = (), *, kubeconfig: str | None = None, context: str | None = None,
+                   service_account: str | None = None) -> LiveState:
+    """Every object of AUDIT_KINDS: cluster-wide, or the application kinds in `namespaces` only (the
+    Secrets also in the namespaces of the Gateways, whose listeners name them)."""
+    state = _connect(kubeconfig, context, service_account)
+    if state.errors:
+        return state
+    single = state.single
+    kinds = [k for k in AUDIT_KINDS if k.kind != "Secret"]
+    secrets = next(k for k in AUDIT_KINDS if k.kind == "Secret")
+    if not namespaces:
+        asyncio.run(_read_all(single, [None], state, kinds=[*kinds, secrets]))
+    else:
+        asyncio.run(_read_all(single, list(namespaces), state, kinds=kinds))
+        gateway_namespaces = {r.namespace for r in state.resources if r.kind == "Gateway"}
+        asyncio.run(_read_all(single, sorted({*namespaces, *gateway_namespaces}), state, kinds=[secrets]))
+    state.resources.sort(key=lambda r: (r.kind, r.namespace, r.name))
+    return state
+
+
+def _connect(kubeconfig: str | None, context: str | None, service_account: str | None) -> LiveState:
+    from lightkube.core.exceptions import ConfigError
+
+    try:
+        single = kube_config(kubeconfig, context, service_account)
+    except Exception as exc:  # noqa: BLE001 - a kubeconfig is input: any flaw is reported, not raised
+        state = LiveState()
+        hint = "" if kubeconfig or not isinstance(exc, ConfigError) else \
+            " (pass --kubeconfig, set KUBECONFIG, or run in a Pod with a service account)"
+        state.errors.append(f"--kube: cannot load the cluster configuration: {_plain(exc)}{hint}")
+        return state
+    state = LiveState(context=single.context_name, single=single)
+    if single.user is None:
+        state.errors.append(f"--kube: context {single.context_name} has no user to authenticate as")
+    return state
+
+
+async def _read_all(single: Any, namespaces: list[str | None], state: LiveState,
+                    kinds: tuple[Kind, ...] | list[Kind] = KINDS) -> None:
     from lightkube.config.client_adapter import AsyncClient, ConnectionParams
 
     try:
@@ -155,7 +226,7 @@ async def _read_all(single: Any, namespaces: list[str], state: LiveState) -> Non
         return
     limit = asyncio.Semaphore(CONCURRENCY)
     async with client:
-        results = await asyncio.gather(*(_read_kind(client, limit, kind, namespaces, state) for kind in KINDS))
+        results = await asyncio.gather(*(_read_kind(client, limit, kind, namespaces, state) for kind in kinds))
     for kind_resources in results:
         state.resources.extend(kind_resources)
 
@@ -164,6 +235,8 @@ async def _read_kind(client: Any, limit: asyncio.Semaphore, kind: Kind, namespac
                      state: LiveState) -> list[Resource]:
     if kind.fixed_namespaces is not None:
         scopes: list[str | None] = list(kind.fixed_namespaces)
+    elif kind.cluster_wide:
+        scopes = [None]
     else:
         scopes = list(namespaces) if kind.namespaced else [None]
     if not scopes:
@@ -193,7 +266,7 @@ async def _list(client: Any, limit: asyncio.Semaphore, kind: Kind, version: str,
                 state: LiveState) -> list[Resource]:
     path = kind.path(version, namespace)
     headers = {"Accept": METADATA_ONLY if kind.metadata_only else "application/json"}
-    where = f"in namespace {namespace}" if namespace else "(cluster-scoped)"
+    where = f"in namespace {namespace}" if namespace else "in all namespaces" if kind.namespaced else "(cluster-scoped)"
     resources: list[Resource] = []
     base = {"limit": str(PAGE_SIZE), **({"labelSelector": kind.selector} if kind.selector else {})}
     params = dict(base)
@@ -216,7 +289,7 @@ async def _list(client: Any, limit: asyncio.Semaphore, kind: Kind, version: str,
             raise ReadError(f"cannot list {kind.plural} {where}: the answer is not JSON") from None
         for item in as_list(as_dict(body).get("items")):
             resource = _to_resource(kind, version, as_dict(item), state.context)
-            if resource is not None:
+            if resource is not None and (kind.keep is None or kind.keep(resource)):
                 resources.append(resource)
         token = as_dict(as_dict(body).get("metadata")).get("continue")
         if not token:
@@ -232,6 +305,9 @@ def _to_resource(kind: Kind, version: str, item: dict[str, Any], context: str) -
         body = secret_metadata_only(body)
     elif kind.kind == "Deployment":
         body = without_pod_env(body)
+    metadata = as_dict(body.get("metadata"))
+    if "managedFields" in metadata:  # the API sends them on every object; nothing here reads them
+        body["metadata"] = {k: v for k, v in metadata.items() if k != "managedFields"}
     meta = as_dict(body.get("metadata"))
     name, namespace = meta.get("name"), meta.get("namespace")
     if not isinstance(name, str) or not name:
@@ -244,6 +320,8 @@ def _to_resource(kind: Kind, version: str, item: dict[str, Any], context: str) -
 def _rbac_hint(kind: Kind, namespace: str | None) -> str:
     resource = f"{kind.plural}.{kind.group}" if kind.group else kind.plural
     scope = f"in namespace {namespace}" if namespace else "cluster-wide"
+    if kind.namespaced and not namespace:
+        scope = "in all namespaces (a ClusterRole)"
     return f" (the gate needs `list` on {resource} {scope}; see README, Cluster state)"
 
 

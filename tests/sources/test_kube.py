@@ -141,6 +141,7 @@ def test_kube_pages_through_lists_and_falls_back_to_served_versions(tmp_path):
     paths = {r.path for r in peer.requests}
     assert "/apis/gateway.networking.k8s.io/v1beta1/namespaces/traefik/referencegrants" in paths
     assert "/apis/cert-manager.io/v1/clusterissuers" in paths
+    # this peer serves neither cert-manager's API nor apps/v1 (the cert-manager Deployment)
     assert set(state.not_served) == {"ClusterIssuer", "Issuer", "Certificate", "Deployment"}
     assert {r.kind for r in state.resources} == {"Namespace", "Secret", "Service"}
     assert all(r.origin == "cluster" and r.file == "kube:test" for r in state.resources)
