@@ -27,6 +27,7 @@ from gate.domain.kube import (
     as_dict,
     as_list,
     dig,
+    hashable,
     pod_template,
     selector_matches,
 )
@@ -86,13 +87,21 @@ class Index:
             if gateway.origin == "render":
                 self.listeners.extend(listeners)
 
+        self._picked: dict[tuple[Key, Any, Any], list[Listener]] = {}
         self.routes: list[Route] = [self._route(r) for kind in ROUTE_KINDS for r in self.of(GATEWAY_GROUP, kind)]
         self._workloads_by_ns: dict[str, list[tuple[Resource, dict[str, Any]]]] = defaultdict(list)
+        # (namespace, label key, label value) -> workloads whose pod template has that label: a
+        # Service's selector is then matched against the workloads that share one of its labels,
+        # not against every workload of its namespace (Services x workloads in a big namespace).
+        self._workloads_by_label: dict[tuple[str, Any, str], list[tuple[Resource, dict[str, Any]]]] = \
+            defaultdict(list)
         for kind in sorted(WORKLOAD_KINDS):
             for res in self.all_of(None, kind):
                 template = pod_template(res)
                 if template is not None:
                     self._workloads_by_ns[res.namespace].append((res, template))
+                    for key, value in as_dict(dig(template, "metadata", "labels")).items():
+                        self._workloads_by_label[(res.namespace, hashable(key), str(value))].append((res, template))
         self._selected: dict[Key, list[tuple[Resource, dict[str, Any]]]] = {}
 
     # -- placing and finding objects ------------------------------------------------------------
@@ -211,17 +220,28 @@ class Index:
             if parent.group == GATEWAY_GROUP and parent.kind == "Gateway":
                 parent.gateway = self.get(GATEWAY_GROUP, "Gateway", parent.namespace, parent.name)
                 if parent.gateway is not None:
-                    parent.listeners = [
-                        lst for lst in self.listeners_by_gateway.get(parent.gateway.key, [])
-                        if (parent.section_name is None or lst.name == parent.section_name)
-                        and (parent.port is None or lst.port == parent.port)
-                    ]
+                    parent.listeners = self._parent_listeners(parent.gateway, parent.section_name, parent.port)
             route.parents.append(parent)
         for i, rule in enumerate(as_list(spec.get("rules"))):
             for j, raw in enumerate(as_list(as_dict(rule).get("backendRefs"))):
                 if isinstance(raw, dict):
                     route.backends.append(self._backend(resource, raw, f"spec.rules[{i}].backendRefs[{j}]"))
         return route
+
+    def _parent_listeners(self, gateway: Resource, section_name: Any, port: Any) -> list[Listener]:
+        """The listeners a parentRef's sectionName and port pick: the same few answers for thousands
+        of routes on one shared Gateway, so each is worked out once (a fresh list each time)."""
+        try:
+            key = (gateway.key, section_name, port)
+            picked = self._picked.get(key)
+        except TypeError:  # an unhashable sectionName or port (a mapping in the YAML): not cached
+            key, picked = None, None
+        if picked is None:
+            picked = [lst for lst in self.listeners_by_gateway.get(gateway.key, [])
+                      if (section_name is None or lst.name == section_name) and (port is None or lst.port == port)]
+            if key is not None:
+                self._picked[key] = picked
+        return list(picked)
 
     def _backend(self, referrer: Resource, raw: dict[str, Any], path: str) -> BackendRef:
         group, kind = str(raw.get("group", "")), str(raw.get("kind", "Service"))
@@ -252,7 +272,7 @@ class Index:
         if cached is None:
             selector = service.spec.get("selector")
             cached = [
-                (res, template) for res, template in self._workloads_by_ns.get(service.namespace, ())
+                (res, template) for res, template in self._candidates(service.namespace, selector)
                 if selector_matches(selector, as_dict(dig(template, "metadata", "labels")))
             ]
             self._selected[service.key] = cached
@@ -261,6 +281,18 @@ class Index:
     def all_workloads(self) -> list[Resource]:
         """Rendered and known workloads (rendered first)."""
         return [res for items in self._workloads_by_ns.values() for res, _ in items]
+
+    def _candidates(self, namespace: str, selector: Any) -> list[tuple[Resource, dict[str, Any]]]:
+        """A superset of what `selector` selects in `namespace`, in index order: the workloads that
+        carry the selector's rarest required label, or all of the namespace's when none is required."""
+        required: dict[Any, Any] = {}
+        if isinstance(selector, dict):
+            required = as_dict(selector.get("matchLabels")) \
+                if "matchLabels" in selector or "matchExpressions" in selector else selector
+        if not required:
+            return self._workloads_by_ns.get(namespace, [])
+        return min((self._workloads_by_label.get((namespace, hashable(key), str(value)), [])
+                    for key, value in required.items()), key=len)
 
     def workloads(self) -> list[Resource]:
         return [res for items in self._workloads_by_ns.values() for res, _ in items if res.origin == "render"]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from gate.checklist.builder import build_checklists, private_https_names
@@ -101,17 +103,31 @@ def run_probes(ctx: Context, checks: list[Check], canned: ProbeAnswers | None = 
         ctx.probes[probe.name] = answers
 
 
+@contextmanager
+def _timed(timings: dict[str, float] | None, stage: str) -> Iterator[None]:
+    """Adds the seconds spent inside to `timings[stage]` (benchmarks/scaling.py reads them)."""
+    if timings is None:
+        yield
+        return
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+
+
 def run(config: RunConfig, *, known: list[Resource] | None = None, probe_answers: ProbeAnswers | None = None,
-        progress: Progress = NO_PROGRESS) -> Report:
+        progress: Progress = NO_PROGRESS, timings: dict[str, float] | None = None) -> Report:
     """`known`: objects known to exist besides the cluster state the config names; `probe_answers`:
     canned network answers by probe name, so a check's judgement is testable without a server;
-    `progress`: where to say how far a long run is (stderr, from the CLI)."""
+    `progress`: where to say how far a long run is (stderr, from the CLI); `timings`: filled with
+    the seconds each stage took (load, index, probes, check:<id>, checklist)."""
     with paused_gc():
-        return _run(config, known or [], probe_answers, progress)
+        return _run(config, known or [], probe_answers, progress, timings)
 
 
 def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers | None,
-         progress: Progress) -> Report:
+         progress: Progress, timings: dict[str, float] | None = None) -> Report:
     if config.fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
     policy = load_policy(config.policy, ALL_CHECK_IDS, today=config.today)
@@ -129,12 +145,14 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
         raise UsageError(str(exc)) from None
     progress.stage("reading inputs")
     budget = LoadBudget()  # documents and memory, shared by the render and the cluster state
-    loaded = read_render(dataclasses.replace(config, paths=selection.paths), budget)
-    if config.cluster.state_paths or config.cluster.kube:
-        progress.stage(f"read {len(loaded.resources)} resources; reading cluster state")
-    state = read_known(config, loaded.resources, budget)
+    with _timed(timings, "load"):
+        loaded = read_render(dataclasses.replace(config, paths=selection.paths), budget)
+        if config.cluster.state_paths or config.cluster.kube:
+            progress.stage(f"read {len(loaded.resources)} resources; reading cluster state")
+        state = read_known(config, loaded.resources, budget)
     progress.stage(f"read {loaded.files} file{'s' * (loaded.files != 1)}, {len(loaded.resources)} resources; checking")
-    index = Index(loaded.resources, [*known, *state.loaded.resources], default_namespace=config.namespace)
+    with _timed(timings, "index"):
+        index = Index(loaded.resources, [*known, *state.loaded.resources], default_namespace=config.namespace)
     index.cluster_state_consulted = index.cluster_state_consulted or state.consulted
     ctx = Context(
         index=index, config=config, settings=policy.settings,
@@ -148,23 +166,26 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
                            first_input=_first_input(config)),
         progress=progress,
     )
-    run_probes(ctx, checks, probe_answers)
+    with _timed(timings, "probes"):
+        run_probes(ctx, checks, probe_answers)
 
     decisions = Decisions(policy)
     findings: list[Finding] = []
     suppressed: list[Suppressed] = []
     for entry in checks:
         ctx.current = entry
-        for hit in entry.fn(ctx):
-            finding = to_finding(entry, hit, decisions.severity(entry, hit))
-            silenced = decisions.silenced(entry, hit, finding)
-            if silenced is not None:
-                suppressed.append(silenced)
-            else:
-                findings.append(finding)
+        with _timed(timings, f"check:{entry.id}"):
+            for hit in entry.fn(ctx):
+                finding = to_finding(entry, hit, decisions.severity(entry, hit))
+                silenced = decisions.silenced(entry, hit, finding)
+                if silenced is not None:
+                    suppressed.append(silenced)
+                else:
+                    findings.append(finding)
     ctx.current = None
     findings.sort(key=lambda f: (f.file, f.line, -SEVERITY_RANK[f.severity], f.check, f.message))
-    services, unassigned = build_checklists(ctx, findings, checks, suppressed)
+    with _timed(timings, "checklist"):
+        services, unassigned = build_checklists(ctx, findings, checks, suppressed)
     findings, services, unassigned, outside = focus_on_changed(selection, findings, services, unassigned)
     return Report(
         findings=findings, services=services, unassigned=unassigned, suppressed=suppressed,

@@ -202,6 +202,9 @@ def gateway_blast_radius(ctx: Context) -> Iterator[Hit]:
                    "allowedRoutes admit the route's namespace and kind and whose hostname matches the route's "
                    "hostnames.")
 def route_parent_missing(ctx: Context) -> Iterator[Hit]:
+    # Thousands of routes (cert-manager's solver routes) name the same listeners from the same
+    # namespace with the same hostnames: the attachment answer is computed once for each such shape.
+    reasons: dict[tuple, str] = {}
     for route in ctx.index.routes:
         res = route.resource
         for parent in route.parents:
@@ -217,6 +220,11 @@ def route_parent_missing(ctx: Context) -> Iterator[Hit]:
                                f"{'sectionName' if parent.section_name else 'port'}", path=path,
                           points_at_nothing=False)
                 continue
-            _, reason = attachable(parent.listeners, res.namespace, res.kind, route.hostnames, ctx.index.namespaces)
+            shape = (tuple(map(id, parent.listeners)), res.namespace, res.kind, tuple(route.hostnames))
+            reason = reasons.get(shape)
+            if reason is None:
+                _, reason = attachable(parent.listeners, res.namespace, res.kind, route.hostnames,
+                                       ctx.index.namespaces)
+                reasons[shape] = reason
             if reason:
                 yield Hit(res, f"{where}: {reason} (Accepted=False)", path=path, points_at_nothing=False)

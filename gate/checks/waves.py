@@ -100,15 +100,19 @@ def sync_wave_order(ctx: Context) -> Iterator[Hit]:
         return steps[id(resource)]
 
     late: dict[int, list[tuple[Resource, Step, str]]] = {}  # dependency -> dependents it is late for
+    # One Namespace or ClusterIssuer is the dependency of thousands of resources: which dependents a
+    # dependency already has is a set lookup, not a scan of its list (quadratic at that scale).
+    seen: set[tuple[int, int]] = set()
     for dependent, dependency, why in dependencies(ctx.index):
         if dependency.origin != "render" or dependent.origin != "render":
             continue  # already in the cluster: nothing to wait for
         first, then = step(dependency), step(dependent)
         if first is None or then is None or first.rank <= then.rank:
             continue
-        entries = late.setdefault(id(dependency), [])
-        if not any(d is dependent for d, _, _ in entries):
-            entries.append((dependent, then, why))
+        pair = (id(dependency), id(dependent))
+        if pair not in seen:
+            seen.add(pair)
+            late.setdefault(id(dependency), []).append((dependent, then, why))
     resources = {id(r): r for r in ctx.index.resources}
     for key, entries in late.items():
         dependency = resources[key]

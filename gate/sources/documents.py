@@ -62,6 +62,11 @@ def invalid(file: str, line: int, message: str, source: str | None = None) -> Pr
 
 def first_content_offset(chunk: str) -> int:
     """Lines from the chunk start to the first line with content after a bare `---` marker."""
+    # Nearly every rendered document is `---` then a key: answered without splitting the lines.
+    if chunk[:1].isalpha():
+        return 0
+    if chunk.startswith("---\n") and chunk[4:5].isalpha():
+        return 1
     for offset, line in enumerate(chunk.split("\n", 64)):
         stripped = line.strip()
         if stripped and not stripped.startswith("#") and stripped != "---" and not stripped.startswith("%"):

@@ -333,6 +333,6 @@ def _cut_points(text: str) -> Iterator[int]:
 
 def _helm_source(chunk: str) -> str | None:
     head = chunk[:2048]
-    match = _HELM_SOURCE.search(head)
+    match = _HELM_SOURCE.search(head) if "Source:" in head else None  # the regex needs that literal
     return match.group(1) if match else None
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import yaml
+from conftest import CORPUS, needs_corpus
 
+from gate.sources import field_lines
 from gate.sources.field_lines import line_of
+from gate.sources.files import iter_manifest_files, split_documents
+from gate.sources.yaml_parser import ManifestLoader
 
 DOC = """\
 ---
@@ -89,3 +94,38 @@ def test_indented_root_is_walked_from_its_own_column():
     """A snippet indented as a whole (copied from docs) still gives field lines."""
     text = "  apiVersion: v1\n  kind: Service\n  spec:\n    ports:\n    - port: 80\n"
     assert line_of(text, "spec.ports[0]") == 5
+
+
+def _paths(obj, prefix=(), limit=30):
+    """Field paths of a parsed document, breadth first, at most `limit` of them."""
+    out, queue = [], [(prefix, obj)]
+    while queue and len(out) < limit:
+        path, value = queue.pop(0)
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, child in items:
+            if isinstance(key, (str, int)) and not isinstance(key, bool):
+                out.append((*path, key))
+                queue.append(((*path, key), child))
+    return out[:limit]
+
+
+@needs_corpus
+def test_the_one_loop_walk_agrees_with_the_entry_walk_on_the_corpus():
+    """line_of's single-loop walk gives the line the reference walk over entries gives, for every path tried."""
+    compared = 0
+    for path in iter_manifest_files(CORPUS):
+        if path.parent.name == "big":
+            continue  # the whole corpus again, in one file
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for doc in list(split_documents(text, str(path)))[:8]:
+            try:
+                obj = yaml.load(doc.text, Loader=ManifestLoader)
+            except yaml.YAMLError:
+                continue
+            for fields in _paths(obj):
+                # as line_of calls it, and the reference on the very same text
+                wanted = [*fields, "no-such-key"] if compared % 7 == 0 else list(fields)
+                fast = field_lines._walk(doc.text, 0, wanted)
+                assert fast == field_lines._walk_entries(doc.text, 0, wanted), f"{path}:{doc.line} {wanted}"
+                compared += 1
+    assert compared > 5_000

@@ -1,0 +1,79 @@
+"""Start-up: `gate check --offline` of a one-document file against `python -c "import yaml, click"`.
+
+What a pre-commit hook pays on every commit. Both run as fresh processes of this interpreter,
+alternated, --repeat times each; best and median wall time, and their ratio (the budget: 2x). With
+--importtime, the gate's slowest imports (`python -X importtime`, cumulative microseconds) follow.
+
+    python benchmarks/startup.py [--repeat 21] [--importtime]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DOCUMENT = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\ndata:\n  a: b\n"
+
+
+def wall(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
+
+
+def gate_argv(path: Path) -> list[str]:
+    return [sys.executable, "-m", "gate", "check", "--offline", str(path)]
+
+
+def measure(repeat: int, path: Path) -> dict[str, list[float]]:
+    base = [sys.executable, "-c", "import yaml, click"]
+    gate = gate_argv(path)
+    wall(base), wall(gate)  # warm the page cache and the bytecode caches
+    times: dict[str, list[float]] = {"baseline": [], "gate": []}
+    for _ in range(repeat):
+        times["baseline"].append(wall(base))
+        times["gate"].append(wall(gate))
+    return times
+
+
+def slowest_imports(path: Path, count: int = 15) -> list[tuple[int, str]]:
+    proc = subprocess.run([sys.executable, "-X", "importtime", *gate_argv(path)[1:]], capture_output=True, text=True,
+                          check=False)
+    rows = []
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _, cumulative, name = line.removeprefix("import time:").split("|")
+            if cumulative.strip().isdigit():
+                rows.append((int(cumulative), name.rstrip()))
+    return sorted(rows, reverse=True)[:count]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=21)
+    parser.add_argument("--importtime", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "one.yaml")
+        path.write_text(DOCUMENT, encoding="utf-8")
+        times = measure(args.repeat, path)
+        best = {k: min(v) for k, v in times.items()}
+        median = {k: statistics.median(v) for k, v in times.items()}
+        print(f"{'':<30}{'best s':>9}{'median s':>10}")
+        label = 'python -c "import yaml, click"'
+        print(f"{label:<30}{best['baseline']:>9.3f}{median['baseline']:>10.3f}")
+        print(f"{'gate check --offline (1 doc)':<30}{best['gate']:>9.3f}{median['gate']:>10.3f}")
+        print(f"ratio: best {best['gate'] / best['baseline']:.2f}x, median {median['gate'] / median['baseline']:.2f}x "
+              f"(budget 2x)")
+        if args.importtime:
+            for cumulative, name in slowest_imports(path):
+                print(f"{cumulative / 1000:8.1f} ms {name}")
+
+
+if __name__ == "__main__":
+    main()
