@@ -49,6 +49,8 @@ class Violation:
 def format_path(path: Path) -> str:
     out = ""
     for p in path:
+        if isinstance(p, bool) or not isinstance(p, (str, int)):
+            p = str(p)  # YAML allows null, boolean and float keys; the API server names them as text
         if isinstance(p, int):
             out += f"[{p}]"
         elif out == "":

@@ -152,11 +152,11 @@ def schema_invalid(ctx: Context) -> Iterator[Hit]:
                 if experimental:
                     # An experimental-channel field, or a typo: without that channel's CRDs the gate cannot tell.
                     yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=f"{violation.message}: not in the standard channel the gate ships, and the "
-                                        f"experimental channel is in use: not validated", path=violation.path or None,
+                                        f"experimental channel is in use: not validated", path=_clean_path(violation.path) or None,
                               unverified=True, severity="info", points_at_nothing=False)
                     continue
                 yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=f"{violation.message} (if it is an experimental-channel field, set "
-                                    f"gatewayAPIChannel: experimental in the policy)", path=violation.path or None)
+                                    f"gatewayAPIChannel: experimental in the policy)", path=_clean_path(violation.path) or None)
                 continue
             if violation.kind == "unevaluable":
                 # A rule the CEL library cannot evaluate offline: said once, never a pass.
@@ -164,16 +164,21 @@ def schema_invalid(ctx: Context) -> Iterator[Hit]:
                     unevaluable.add(violation.message)
                     yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=f"{_where(violation.path, violation.message)}could not evaluate: "
                                         f"{violation.message}",
-                              path=violation.path or None, unverified=True, severity="info",
+                              path=_clean_path(violation.path) or None, unverified=True, severity="info",
                               points_at_nothing=False)
                 continue
             yield Hit(resource, item=ITEM_OF_KIND.get(resource.kind), message=f"{_where(violation.path, violation.message)}{violation.message}",
-                      path=violation.path or None)
+                      path=_clean_path(violation.path) or None)
+
+
+def _clean_path(path: tuple) -> tuple[str | int, ...]:
+    """A violation's path with non-text keys (null, true, 1.5: YAML allows them) as text."""
+    return tuple(p if isinstance(p, str) or (isinstance(p, int) and not isinstance(p, bool)) else str(p) for p in path)
 
 
 def _where(path: tuple[str | int, ...], message: str = "") -> str:
     """`spec.rules[0]: ` before a message that does not name its field already."""
     if not path:
         return ""
-    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in _clean_path(path)).lstrip(".")
     return "" if text in message else f"{text}: "
