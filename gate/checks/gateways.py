@@ -125,7 +125,11 @@ def _controller_problems(ctx: Context, listeners: list[Listener]) -> Iterator[tu
         if lst.protocol == "HTTPS" and lst.tls_mode is None and not lst.certificate_refs and \
                 not isinstance(lst.gateway.spec["listeners"][lst.position].get("tls"), dict):
             yield f"listener '{lst.name}' is HTTPS without a tls block (no certificate to serve)", lst
-    if _controller(ctx) != "traefik":
+    controller = ctx.gateway_controller()
+    if controller.name != "traefik" or not controller.source.startswith("policy"):
+        # The entryPoints are Traefik's static configuration, not in the render: the Helm defaults
+        # are assumed only when the policy says the render targets Traefik (and can set
+        # traefik.entryPoints); a detected Traefik with other entryPoints would give false alarms.
         return
     entry_points = ctx.option("traefik.entryPoints") or {}
     ports = {as_port(p) for p in entry_points.values()} - {None}
