@@ -116,6 +116,26 @@ def _timed(timings: dict[str, float] | None, stage: str) -> Iterator[None]:
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
 
 
+def run_checks(ctx: Context, checks: list[Check], decisions: Decisions,
+               timings: dict[str, float] | None = None) -> tuple[list[Finding], list[Suppressed]]:
+    """Every check's hits through the policy's decisions: (findings in report order, suppressed)."""
+    findings: list[Finding] = []
+    suppressed: list[Suppressed] = []
+    for entry in checks:
+        ctx.current = entry
+        with _timed(timings, f"check:{entry.id}"):
+            for hit in entry.fn(ctx):
+                finding = to_finding(entry, hit, decisions.severity(entry, hit))
+                silenced = decisions.silenced(entry, hit, finding)
+                if silenced is not None:
+                    suppressed.append(silenced)
+                else:
+                    findings.append(finding)
+    ctx.current = None
+    findings.sort(key=lambda f: (f.file, f.line, -SEVERITY_RANK[f.severity], f.check, f.message))
+    return findings, suppressed
+
+
 def run(config: RunConfig, *, known: list[Resource] | None = None, probe_answers: ProbeAnswers | None = None,
         progress: Progress = NO_PROGRESS, timings: dict[str, float] | None = None) -> Report:
     """`known`: objects known to exist besides the cluster state the config names; `probe_answers`:
@@ -169,21 +189,7 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
     with _timed(timings, "probes"):
         run_probes(ctx, checks, probe_answers)
 
-    decisions = Decisions(policy)
-    findings: list[Finding] = []
-    suppressed: list[Suppressed] = []
-    for entry in checks:
-        ctx.current = entry
-        with _timed(timings, f"check:{entry.id}"):
-            for hit in entry.fn(ctx):
-                finding = to_finding(entry, hit, decisions.severity(entry, hit))
-                silenced = decisions.silenced(entry, hit, finding)
-                if silenced is not None:
-                    suppressed.append(silenced)
-                else:
-                    findings.append(finding)
-    ctx.current = None
-    findings.sort(key=lambda f: (f.file, f.line, -SEVERITY_RANK[f.severity], f.check, f.message))
+    findings, suppressed = run_checks(ctx, checks, Decisions(policy), timings)
     with _timed(timings, "checklist"):
         services, unassigned = build_checklists(ctx, findings, checks, suppressed)
     findings, services, unassigned, outside = focus_on_changed(selection, findings, services, unassigned)

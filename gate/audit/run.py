@@ -9,11 +9,11 @@ from gate.checks import ALL_CHECK_IDS, AUDIT_CHECKS
 from gate.checks.base import Context, InputCounts
 from gate.config import FAIL_ON, RunConfig, UsageError
 from gate.index import Index
-from gate.model import SEVERITY_RANK, Finding, Report, Suppressed
+from gate.model import Report
 from gate.policy import load_policy
 from gate.policy.decisions import Decisions
 from gate.progress import NO_PROGRESS, Progress
-from gate.run import select_checks, to_finding
+from gate.run import run_checks, select_checks
 from gate.sources import read_live
 from gate.sources.files import paused_gc
 
@@ -58,20 +58,7 @@ def _audit(config: RunConfig, progress: Progress) -> Audit:
                   check_ids=ALL_CHECK_IDS, selected=frozenset(c.id for c in checks),
                   cluster_state_sources=tuple(state.sources),
                   inputs=InputCounts(files=loaded.files, documents=loaded.documents), progress=progress)
-    decisions = Decisions(policy)
-    findings: list[Finding] = []
-    suppressed: list[Suppressed] = []
-    for entry in checks:
-        ctx.current = entry
-        for hit in entry.fn(ctx):
-            finding = to_finding(entry, hit, decisions.severity(entry, hit))
-            silenced = decisions.silenced(entry, hit, finding)
-            if silenced is not None:
-                suppressed.append(silenced)
-            else:
-                findings.append(finding)
-    ctx.current = None
-    findings.sort(key=lambda f: (f.file, f.line, -SEVERITY_RANK[f.severity], f.check, f.message))
+    findings, suppressed = run_checks(ctx, checks, Decisions(policy))
     services, unassigned = build_audit_checklists(ctx, findings, checks, suppressed)
     report = Report(
         findings=findings, services=services, unassigned=unassigned, suppressed=suppressed,
