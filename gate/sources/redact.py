@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from gate.domain.kube import CONTAINER_FIELDS, WORKLOAD_KINDS, WORKLOAD_TEMPLATE_PATHS, dig
+from gate.domain.kube import CONTAINER_FIELDS, WORKLOAD_KINDS, WORKLOAD_TEMPLATE_PATHS, as_list, dig
 
 # kubectl apply stores the whole object, Secret data included, in this annotation.
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -43,7 +43,7 @@ def without_pod_env(body: dict[str, Any]) -> dict[str, Any]:
     pod = template.get("spec") if isinstance(template, dict) else None
     if isinstance(pod, dict):
         for field in CONTAINER_FIELDS:
-            for container in pod.get(field) or []:
+            for container in as_list(pod.get(field)):  # any value: only a list holds containers
                 if isinstance(container, dict):
                     container.pop("env", None)
                     container.pop("envFrom", None)
