@@ -144,25 +144,14 @@ def check(paths: tuple[str, ...], policy: str | None, formats: tuple[str, ...], 
         # stdout closed early (`gate check ... | head`): the verdict stands, only the reader left.
         _silence_stdout()
         sys.exit(report.exit_code if "report" in locals() else EXIT_ERROR)
-    except (PolicyError, UsageError) as exc:
-        click.echo(f"gate: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
     except Exception as exc:  # noqa: BLE001 - a gate never dies with a bare traceback
-        if debug:
-            traceback.print_exc()
-        click.echo(f"gate: internal error: {type(exc).__name__}: {clean(exc)}"
-                   f"{'' if debug else ' (run with --debug for details)'}", err=True)
-        sys.exit(EXIT_ERROR)
+        _exit_on_error(exc, debug)
     for error in report.errors:
         click.echo(f"gate: {clean(error)}", err=True)
     if report.outside_changed:
         click.echo(f"gate: --changed: {report.outside_changed} finding(s) in files that were not given are not "
                    f"counted; `gate check` on the whole render reports them", err=True)
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _silence_stdout()
-    sys.exit(EXIT_ERROR if failed_writes else report.exit_code)
+    _exit_with(report, failed_writes)
 
 
 def render_output(report: Report, name: str, to_terminal: bool, *, verbose: bool, quiet: bool) -> str:
@@ -189,6 +178,28 @@ def write_outputs(report: Report, outputs: list[tuple[str, str | None]], *, verb
             click.echo(f"gate: cannot write {clean(path)}: {clean(exc.strerror or exc)}", err=True)
             failed += 1
     return failed
+
+
+def _exit_on_error(exc: Exception, debug: bool) -> None:
+    """A policy or usage error is named; anything else is an internal error (exit 2 either way)."""
+    if isinstance(exc, PolicyError | UsageError):
+        click.echo(f"gate: {exc}", err=True)
+    else:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"gate: internal error: {type(exc).__name__}: {clean(exc)}"
+                   f"{'' if debug else ' (run with --debug for details)'}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _exit_with(report: Report, failed_writes: int) -> None:
+    """The verdict's exit code (2 when an output could not be written), after a final flush that a
+    reader who left early (`| head`) cannot turn into an error."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    sys.exit(EXIT_ERROR if failed_writes else report.exit_code)
 
 
 def _silence_stdout() -> None:
@@ -270,22 +281,11 @@ def audit_command(kube: bool, kubeconfig: str | None, kube_context: str | None, 
     except BrokenPipeError:
         _silence_stdout()
         sys.exit(report.exit_code if "report" in locals() else EXIT_ERROR)
-    except (PolicyError, UsageError) as exc:
-        click.echo(f"gate: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
     except Exception as exc:  # noqa: BLE001 - a gate never dies with a bare traceback
-        if debug:
-            traceback.print_exc()
-        click.echo(f"gate: internal error: {type(exc).__name__}: {clean(exc)}"
-                   f"{'' if debug else ' (run with --debug for details)'}", err=True)
-        sys.exit(EXIT_ERROR)
+        _exit_on_error(exc, debug)
     for error in report.errors:
         click.echo(f"gate: {clean(error)}", err=True)
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _silence_stdout()
-    sys.exit(EXIT_ERROR if failed_writes else report.exit_code)
+    _exit_with(report, failed_writes)
 
 
 @main.command("checks")
