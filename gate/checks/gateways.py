@@ -26,10 +26,6 @@ def _blast_radius(ctx: Context, listener: Listener) -> str:
     return blast_radius(gateway, ctx.index.other_listeners(listener), ctx.gateway_controller())
 
 
-def _controller(ctx: Context) -> str | None:
-    return ctx.gateway_controller().name
-
-
 @check("listener-secret-pending", "error", item="listener", options=("gatewayController",),
        why="A listener whose Secret does not exist yet is ResolvedRefs=False/InvalidCertificateRef until issuance. "
            "Argo CD 3.1+ marks such a Gateway Degraded and, in a multi-step sync, fails the sync at once; Traefik "
