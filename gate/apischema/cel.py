@@ -248,8 +248,12 @@ def to_cel(node: Node | None, value: Any) -> Any:
     """
     if node is None:
         return value
-    node.ensure()
+    conv = _conversion(node)
+    if conv is False:
+        return value
     if isinstance(value, dict):
+        if conv is not True and conv.isdisjoint(value):
+            return value
         props = node.props or {}
         out = None
         for k, v in value.items():
@@ -285,6 +289,35 @@ def to_cel(node: Node | None, value: Any) -> Any:
         except (ValueError, TypeError):
             return value
     return value
+
+
+_CONVERTED_FORMATS = ("byte", "date-time", "duration")
+
+
+def needs_conversion(node: Node) -> bool:
+    """Whether some value under the node may reach CEL other than as it is (an escaped or unreachable
+    property name, a typed format). Most subtrees need nothing, and to_cel then returns at once
+    instead of walking the value again for every node with rules above it."""
+    return _conversion(node) is not False
+
+
+def _conversion(node: Node) -> bool | frozenset:
+    """False: nothing under the node converts. A set of property names: only values under these keys
+    (escaped names such as `namespace`, or subtrees that convert) can. True: any value may."""
+    conv = node.conv
+    if conv is not None:
+        return conv
+    node.conv = True  # provisional: a schema that refers back to itself is walked in full
+    node.ensure()
+    if node.format in _CONVERTED_FORMATS or (node.items is not None and needs_conversion(node.items)) \
+            or (node.additional is not None and needs_conversion(node.additional)):
+        conv = True
+    else:
+        keys = frozenset(name for name, child in (node.props or {}).items()
+                         if escape(name) != name or needs_conversion(child))
+        conv = keys or False
+    node.conv = conv
+    return conv
 
 
 _DUR = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")

@@ -189,7 +189,7 @@ class Node:
         self.defaults: tuple[tuple[str, Node], ...] = ()
         self.cel_escape = False
         self.cel_rules: list | None = None  # the raw x-kubernetes-validations entries
-        self.conv: bool | None = None  # whether CEL needs a converted copy (cel.py)
+        self.conv: bool | frozenset | None = None  # what CEL needs converted (cel._conversion)
         # Precomputed for the hot path: accepted Python types (None: any), what to check.
         self.pytypes: frozenset | None = None
         self.checks_string = self.checks_number = self.extra = False

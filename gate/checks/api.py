@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
-from dataclasses import replace
 
 from gate.apischema import NOT_SERVED_BY_CRD, Result, Status, Validator
+from gate.apischema.batch import validate_all
 from gate.checks.base import Check, Context, Hit, collector
 from gate.config import UsageError
 from gate.domain.kube import WORKLOAD_KINDS
@@ -75,13 +75,9 @@ def results(ctx: Context) -> list[tuple[Resource, Result]]:
     # CRDs in view define their kinds (and override a shipped definition of the same kind).
     for crd in ctx.index.all_of(CRD_GROUP, "CustomResourceDefinition"):
         validator.add_crd(crd.body, source=crd.origin)
-    cached = []
-    for res in ctx.index.resources:
-        result = validator.validate(res.body)
-        if result.status not in (Status.VALID, Status.NOT_VALIDATED):
-            # Only what a check reports is kept, and without its defaulted copy of the object: at
-            # the incident's scale that copy would double the memory of the run.
-            cached.append((res, replace(result, defaulted=None)))
+    resources = ctx.index.resources
+    # Only what a check reports is kept (batch.validate_all drops the defaulted copies).
+    cached = [(resources[i], result) for i, result in validate_all(validator, [res.body for res in resources])]
     _RESULTS[ctx.index] = cached
     return cached
 
