@@ -1,6 +1,6 @@
 """What the API server would reject: official schemas, CEL rules, defaults and API versions, offline.
 
-Self-contained (imports nothing else from ``gate``), so checks can wire it in::
+Self-contained (imports nothing else from ``gate`` but ``gate.parallel``), so checks can wire it in::
 
     from gate.apischema import Validator, Status
 

@@ -1,0 +1,111 @@
+"""CPU-bound stages on every core the machine lends: the work split between this process and forks.
+
+Parsing YAML and validating objects are pure Python (or C under the GIL), one object at a time, and
+at the incident's scale each costs seconds. A forked child shares what the parent holds (the file's
+text, the parsed objects, compiled schemas) copy-on-write, so nothing is serialised on the way in;
+it sends back its share's results, pickled, while the parent works on its own share.
+
+A fork is used only where it is safe and worth it: POSIX fork, no other thread in this process (a
+fork copies locks other threads hold), more than one CPU in this process's affinity (a container's
+cpuset, a taskset), and a caller that judged the work large enough. Whatever goes wrong in a child
+(it dies, is killed, cannot pickle its results) costs only time: the parent does that share itself,
+so results never depend on how the work was split.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def cpus() -> int:
+    """CPUs this process may run on, at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return 1
+
+
+def can_fork() -> bool:
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def shares_for(items: int, minimum: int) -> int:
+    """How many processes to split `items` between: 1 below `minimum` or where forking is unsafe."""
+    if items < minimum or not can_fork():
+        return 1
+    return cpus()
+
+
+def fork_map(work: Callable[[int], T], shares: int) -> list[T]:
+    """[work(0), ..., work(shares - 1)]: work(0) here, the others in forked children at the same time
+    (one after the other here, where forking is unsafe)."""
+    if not can_fork():
+        return [work(share) for share in range(shares)]
+    children = [_start(work, share) for share in range(1, shares)]
+    results = [work(0)]
+    for share, child in enumerate(children, 1):
+        delivered = _collect(child)
+        results.append(delivered[0] if delivered is not None else work(share))
+    return results
+
+
+def _start(work: Callable[[int], T], share: int) -> tuple[int, int] | None:
+    """(pid, read end of its pipe) of a child computing work(share), or None when none could start."""
+    try:
+        read, write = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        return None
+    if pid:
+        os.close(write)
+        return pid, read
+    # The child. The cyclic collector would touch every object's header and so copy the parent's whole
+    # heap page by page; a process this short-lived has nothing worth collecting.
+    code = 1
+    try:
+        gc.disable()
+        os.close(read)
+        data = pickle.dumps(work(share), protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(write, "wb") as out:
+            out.write(data)
+        code = 0
+    except BaseException:  # noqa: BLE001, S110 - whatever it is, the parent redoes the share
+        pass
+    finally:
+        os._exit(code)  # no atexit handlers, no flush of the parent's copied stdout buffers
+
+
+def _collect(child: tuple[int, int] | None) -> tuple[object] | None:
+    """(the child's result,), or None when it did not deliver it whole."""
+    if child is None:
+        return None
+    pid, read = child
+    chunks = []
+    try:
+        with os.fdopen(read, "rb") as pipe:
+            while chunk := pipe.read(1 << 20):
+                chunks.append(chunk)
+    except OSError:
+        chunks = []
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return None
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        return None
+    try:
+        return (pickle.loads(b"".join(chunks)),)  # noqa: S301 - our own child's bytes, through our own pipe
+    except Exception:  # noqa: BLE001 - truncated or garbled: redo the share
+        return None

@@ -1,0 +1,57 @@
+"""gate.parallel: the same results whether the shares ran in forks, here, or after a child failed."""
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from gate import parallel
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forking needs a POSIX system")
+
+
+def test_results_come_back_in_share_order_from_real_children() -> None:
+    parent = os.getpid()
+    pids = parallel.fork_map(lambda k: (k, os.getpid()), 3)
+    assert [k for k, _ in pids] == [0, 1, 2]
+    assert pids[0][1] == parent and len({pid for _, pid in pids}) == 3
+
+
+def test_a_failing_child_share_is_done_here() -> None:
+    parent = os.getpid()
+
+    def work(k: int) -> int:
+        if os.getpid() != parent and k == 1:
+            raise RuntimeError("child fails")
+        if os.getpid() != parent and k == 2:
+            os._exit(9)
+        return k * 10
+
+    assert parallel.fork_map(work, 3) == [0, 10, 20]
+
+
+def test_an_unpicklable_result_is_computed_here() -> None:
+    parent = os.getpid()
+    assert parallel.fork_map(lambda k: (lambda: k) if os.getpid() != parent else k, 2)[1] == 1
+
+
+def test_with_another_thread_running_every_share_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse() -> int:
+        raise AssertionError("forked while a thread was running")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert parallel.shares_for(10_000, 100) == 1
+        assert parallel.fork_map(lambda k: k + 1, 3) == [1, 2, 3]
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_small_work_is_not_split() -> None:
+    assert parallel.shares_for(99, 100) == 1
+    assert parallel.shares_for(100, 100) == parallel.cpus()
