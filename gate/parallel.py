@@ -106,6 +106,6 @@ def _collect(child: tuple[int, int] | None) -> tuple[object] | None:
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         return None
     try:
-        return (pickle.loads(b"".join(chunks)),)  # noqa: S301 - our own child's bytes, through our own pipe
+        return (pickle.loads(b"".join(chunks)),)  # our own child's bytes, through our own pipe
     except Exception:  # noqa: BLE001 - truncated or garbled: redo the share
         return None
