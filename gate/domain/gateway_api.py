@@ -23,7 +23,7 @@ ROUTE_KINDS = ("HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute")
 DEFAULT_ROUTE_KINDS = {"HTTP": {"HTTPRoute", "GRPCRoute"}, "HTTPS": {"HTTPRoute", "GRPCRoute"},
                        "TLS": {"TLSRoute"}, "TCP": {"TCPRoute"}, "UDP": {"UDPRoute"}}
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ObjectRef:
     """A reference from one object to another, resolved against the render and what is known."""
 
@@ -36,7 +36,7 @@ class ObjectRef:
     path: str = ""  # where the reference sits in its object, e.g. spec.listeners[2].tls.certificateRefs[0]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Listener:
     gateway: Resource
     position: int
@@ -72,7 +72,7 @@ class Listener:
         return kind in self.allowed_kinds
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ParentRef:
     group: str
     kind: str
@@ -91,13 +91,13 @@ class ParentRef:
         return f"{self.kind} {self.namespace}/{self.name}{extra}"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class BackendRef(ObjectRef):
     port: Any = None
     service_port: dict[str, Any] | None = None  # the Service port the backendRef's port names
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Route:
     resource: Resource
     hostnames: list[str]
