@@ -56,10 +56,12 @@ class Index:
                 kind = dig(res.body, "spec", "names", "kind")
                 if isinstance(kind, str):
                     cluster_scoped.add(kind)
+        slots: dict[Key, tuple[int, int]] = {}  # where each key's object sits in its kind's list and in out
         for res in resources:
-            self._place(res, cluster_scoped, self._by_key, self._by_kind, self.resources, record=True)
+            self._place(res, cluster_scoped, self._by_key, self._by_kind, self.resources, slots, record=True)
+        slots = {}
         for res in known:
-            self._place(res, cluster_scoped, self._known_by_key, self._known_by_kind, self.known)
+            self._place(res, cluster_scoped, self._known_by_key, self._known_by_kind, self.known, slots)
 
         self.namespaces: dict[str, Resource] = {r.name: r for r in self.all_of("", "Namespace")}
         self.certificates: list[Resource] = list(self.of(CERT_MANAGER_GROUP, "Certificate"))
@@ -107,7 +109,7 @@ class Index:
     # -- placing and finding objects ------------------------------------------------------------
 
     def _place(self, res: Resource, cluster_scoped: set[str], by_key: dict, by_kind: dict, out: list,
-               record: bool = False) -> None:
+               slots: dict[Key, tuple[int, int]], record: bool = False) -> None:
         # The namespace the API server stores the object in: none for cluster-scoped kinds, the
         # default (`kubectl apply -n`) for namespaced objects that set none. A copy, not an edit:
         # the sources' Resources stay as read.
@@ -121,12 +123,14 @@ class Index:
             if record:
                 self.duplicates.append((earlier, res))
             by_key[res.key] = res
-            same_kind = by_kind[(res.group, res.kind)]
-            same_kind[same_kind.index(earlier)] = res
-            out[out.index(earlier)] = res
+            in_kind, in_out = slots[res.key]
+            by_kind[(res.group, res.kind)][in_kind] = res
+            out[in_out] = res
             return
         by_key[res.key] = res
-        by_kind[(res.group, res.kind)].append(res)
+        same_kind = by_kind[(res.group, res.kind)]
+        slots[res.key] = (len(same_kind), len(out))
+        same_kind.append(res)
         out.append(res)
 
     def of(self, group: str | None, kind: str) -> list[Resource]:
