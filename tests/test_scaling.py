@@ -97,3 +97,36 @@ def test_selecting_workloads_is_linear_in_one_big_namespace():
             if measured[-1] < LIMIT:
                 break
     assert min(measured) < LIMIT, measured
+
+
+def test_placing_duplicate_objects_is_linear():
+    # A render with thousands of repeated objects (a chart rendered twice into one file) must not make
+    # the index quadratic: each later copy takes the first one's place.
+    import time
+
+    from gate.index import Index
+    from gate.model import Resource
+    from gate.sources.files import paused_gc
+
+    def seconds(n: int) -> float:
+        copies = [Resource(api_version="v1", kind="ConfigMap", namespace="shop", name=f"settings-{i % (n // 2)}",
+                           body={"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": f"settings-{i % (n // 2)}", "namespace": "shop"}},
+                           file="render.yaml", line=1 + i)
+                  for i in range(n)]
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            index = Index(copies)
+            best = min(best, time.perf_counter() - start)
+        assert len(index.resources) == n // 2 and len(index.duplicates) == n // 2
+        assert index.resources[0].line == 1 + n // 2  # the later copy, in the first one's place
+        return best
+
+    measured = []
+    with paused_gc():
+        for _ in range(3):
+            measured.append(scaling.exponent(seconds(4000), seconds(16000), 4000, 16000, 0.0))
+            if measured[-1] < LIMIT:
+                break
+    assert min(measured) < LIMIT, measured
