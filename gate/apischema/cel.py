@@ -222,6 +222,7 @@ def rules_of(node: Node) -> list[Rule]:
 
 
 _COMBINED: dict[tuple[str, ...], Any] = {}
+_COMBINED_OF: dict[int, tuple[list, Any]] = {}  # per rule list: the lookup above runs per evaluation
 
 
 def _combined(rules: list[Rule]) -> Any:
@@ -230,15 +231,23 @@ def _combined(rules: list[Rule]) -> Any:
     Only a shortcut: any other outcome (a false, an error) re-runs the rules one by one, so the
     semantics are the single rules' own.
     """
+    known = _COMBINED_OF.get(id(rules))
+    if known is not None and known[0] is rules:
+        return known[1]
     texts = tuple(r.rule for r in rules if r.program is not None and not r.transition)
     if len(texts) < 2:
-        return None
-    if texts not in _COMBINED:
-        try:
-            _COMBINED[texts] = _env().compile("[" + ", ".join(f"({t})" for t in texts) + "]")
-        except Exception:
-            _COMBINED[texts] = None
-    return _COMBINED[texts]
+        program = None
+    else:
+        if texts not in _COMBINED:
+            try:
+                _COMBINED[texts] = _env().compile("[" + ", ".join(f"({t})" for t in texts) + "]")
+            except Exception:
+                _COMBINED[texts] = None
+        program = _COMBINED[texts]
+    # A node's rule list lives as long as its schema; the list is kept in the entry so that its id
+    # cannot be reused by another list.
+    _COMBINED_OF[id(rules)] = (rules, program)
+    return program
 
 
 def to_cel(node: Node | None, value: Any) -> Any:
