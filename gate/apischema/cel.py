@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import ipaddress
 import re
 import urllib.parse
@@ -358,9 +359,22 @@ def _json_safe(value: Any) -> Any:
 
 # Results per (node, value): a render repeats the same values (22,514 solver routes share their
 # parentRefs and filters), and a rule's verdict depends on its node's value alone. The key is the
-# value's repr: exact for JSON values (1, True and "1" differ) and cheaper than a CEL call.
+# value's repr: exact for JSON values (1, True and "1" differ) and cheaper than a CEL call. A long
+# repr is kept as its 128-bit BLAKE2 digest: the values that rarely repeat (a route's whole rules)
+# are the long ones, and 50,000 of them held whole would cost the run 40 MB.
 _RESULTS: dict[tuple, list[tuple[tuple, str, str]]] = {}
 _RESULTS_MAX = 100_000
+_DIGEST_ABOVE = 128
+
+
+def _memo_key(node: Node, value: Any) -> tuple | None:
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ cannot come from a YAML or JSON loader, but still
+        return None
+    if len(text) > _DIGEST_ABOVE:
+        return id(node), hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return id(node), text
 
 
 def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
@@ -368,10 +382,7 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
     rules = rules_of(node)
     if not rules:
         return
-    try:
-        key: tuple | None = (id(node), repr(value))
-    except Exception:  # a hostile __repr__ cannot come from a YAML or JSON loader, but still
-        key = None
+    key = _memo_key(node, value)
     if key is not None:
         hit = _RESULTS.get(key)
         if hit is not None and hit[0][0] is node:

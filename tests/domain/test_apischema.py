@@ -477,3 +477,20 @@ KNOWN_INVALID = {
                                                                          "incomplete on purpose "
                                                                          "(defaults by policy)",
 }
+
+
+def test_cel_memo_tells_long_values_apart(v):
+    # Long values are remembered by digest: two paths that differ in one character deep inside must
+    # still get their own verdicts, in either order.
+    def route(path: str) -> dict:
+        return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": "r", "namespace": "shop"},
+                "spec": {"rules": [{"matches": [{"path": {"type": "PathPrefix", "value": path}}]}]}}
+
+    good = "/" + "a" * 300 + "/b"
+    bad = "/" + "a" * 300 + "//b"
+    for first, second in ((good, bad), (bad, good)):
+        results = [v.validate(route(first)), v.validate(route(second)), v.validate(route(first))]
+        statuses = [r.status for r in results]
+        expect = [Status.VALID if p == good else Status.INVALID for p in (first, second, first)]
+        assert statuses == expect
