@@ -59,10 +59,25 @@ def select_checks(policy: Policy, include: tuple[str, ...], exclude: tuple[str, 
     return selected
 
 
-def to_finding(check: Check, hit: Hit, severity: str) -> Finding:
+# Field lines looked up per object: each lookup walks the object's text, so a hostile object with a
+# finding on each of 100,000 list items would cost 100,000 walks of 100,000 lines. At most this many
+# lookups, and at most this much text walked, per object; past them a finding points at the object's
+# first line.
+FIELD_LINES_PER_OBJECT = 128
+FIELD_LINE_TEXT_PER_OBJECT = 16 * 1024 * 1024
+
+
+def to_finding(check: Check, hit: Hit, severity: str, lookups: dict[int, int] | None = None) -> Finding:
     res = hit.resource
     target = res.derived_from if res is not None and res.derived_from is not None else res
-    line = hit.line or (field_line(res, hit.path) if res is not None and res is target and hit.path else None)
+    line = hit.line
+    if not line and res is not None and res is target and hit.path:
+        done = lookups.get(id(res), 0) if lookups is not None else 0
+        allowed = min(FIELD_LINES_PER_OBJECT, max(1, FIELD_LINE_TEXT_PER_OBJECT // max(1, len(res.text or ""))))
+        if done < allowed:
+            line = field_line(res, hit.path)
+            if lookups is not None:
+                lookups[id(res)] = done + 1
     return Finding(
         check=check.id, severity=severity, message=hit.message,
         file=hit.file or (target.file if target else "<input>"), line=line or (target.line if target else 1),
@@ -121,11 +136,12 @@ def run_checks(ctx: Context, checks: list[Check], decisions: Decisions,
     """Every check's hits through the policy's decisions: (findings in report order, suppressed)."""
     findings: list[Finding] = []
     suppressed: list[Suppressed] = []
+    lookups: dict[int, int] = {}  # field-line lookups per object (ids of Resources the index holds)
     for entry in checks:
         ctx.current = entry
         with _timed(timings, f"check:{entry.id}"):
             for hit in entry.fn(ctx):
-                finding = to_finding(entry, hit, decisions.severity(entry, hit))
+                finding = to_finding(entry, hit, decisions.severity(entry, hit), lookups)
                 silenced = decisions.silenced(entry, hit, finding)
                 if silenced is not None:
                     suppressed.append(silenced)

@@ -130,3 +130,32 @@ def test_placing_duplicate_objects_is_linear():
             if measured[-1] < LIMIT:
                 break
     assert min(measured) < LIMIT, measured
+
+
+def test_one_object_with_thousands_of_wrong_items_is_linear(tmp_path):
+    # Each finding's line is a walk of its object's text and each wrong item a violation: a hostile list
+    # of N wrong items once cost N walks of N lines. Validation stops after its cap and lookups per
+    # object are bounded, so the run grows with the text, not its square.
+    import time
+
+    from gate.config import RunConfig
+    from gate.run import run
+
+    def seconds(n: int) -> float:
+        path = tmp_path / f"items-{n}.yaml"
+        path.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n"
+                        "  selector: {matchLabels: {app: web}}\n  template:\n    spec:\n      containers:\n"
+                        + "".join("      - 1\n" for _ in range(n)), encoding="utf-8")
+        best = float("inf")
+        for _ in range(2):
+            start = time.perf_counter()
+            run(RunConfig(paths=(str(path),), offline=True))
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    measured = []
+    for _ in range(3):
+        measured.append(scaling.exponent(seconds(5000), seconds(20000), 5000, 20000, 0.0))
+        if measured[-1] < LIMIT:
+            break
+    assert min(measured) < LIMIT, measured

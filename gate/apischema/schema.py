@@ -335,6 +335,14 @@ def compile_pattern(src: str) -> re.Pattern | None:
 _MISSING = object()
 
 
+# Violations listed per object, enough for every real mistake in one; validation stops at the next.
+MAX_VIOLATIONS = 100
+
+
+class TooManyViolations(Exception):
+    """Raised by Checker.add past MAX_VIOLATIONS."""
+
+
 class Checker:
     """One validation run over one object: violations, defaulted value, CEL work list."""
 
@@ -352,7 +360,12 @@ class Checker:
         self.blocking = False
 
     def add(self, message: str, extra: tuple = ()) -> None:
+        if len(self.violations) >= MAX_VIOLATIONS:
+            # A list of a million wrong items is one mistake, not a million findings: the walk stops
+            # here (the object is refused either way) instead of formatting and holding them all.
+            raise TooManyViolations
         self.violations.append(Violation(tuple(self.path) + extra, message, "schema"))
+
 
     def here(self, extra: tuple = ()) -> str:
         return format_path(tuple(self.path) + extra)
@@ -583,7 +596,10 @@ class Checker:
 def _value_errors(node: Node, value: Any) -> list[str]:
     """Value validations of a combinator branch (no unknown fields, no defaults, no CEL)."""
     c = Checker(value_only=True)
-    c.run(node, value)
+    try:
+        c.run(node, value)
+    except TooManyViolations:
+        pass  # the branch fails either way
     return [v.message for v in c.violations]
 
 

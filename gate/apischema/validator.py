@@ -11,7 +11,7 @@ from importlib import resources
 from typing import Any, Mapping
 
 from . import cel as _cel
-from .schema import Checker, Compiler, Node, Violation
+from .schema import MAX_VIOLATIONS, Checker, Compiler, Node, TooManyViolations, Violation
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
 # `Removal.removed_in` of a version the CRD in use lists but does not serve (no release known).
@@ -395,19 +395,31 @@ class Validator:
             # Status is set by controllers; on a create the API server drops it.
             checked = {k: x for k, x in obj.items() if k != "status"}
         checker = Checker()
+        stopped = False
         try:
             defaulted = checker.run(root, checked)
+        except TooManyViolations:
+            defaulted, stopped = checked, True
         except RecursionError:
             return Result(Status.INVALID, (Violation((), "object nested too deeply"),),
                           source=result.source)
         violations = checker.violations
-        if not checker.blocking:
-            for node, value, path in checker.cel_work:
+        cel_left = 0
+        if not checker.blocking and not stopped:
+            for done, (node, value, path) in enumerate(checker.cel_work):
+                if len(violations) >= MAX_VIOLATIONS:
+                    cel_left = len(checker.cel_work) - done
+                    break
                 try:
                     _cel.evaluate(node, value, path, violations)
                 except RecursionError:
                     violations.append(Violation(path, "value nested too deeply for CEL",
                                                 "unevaluable"))
+        if stopped or cel_left or len(violations) > MAX_VIOLATIONS:
+            del violations[MAX_VIOLATIONS:]
+            kind = "unevaluable" if all(v.kind == "unevaluable" for v in violations) else "schema"
+            violations.append(Violation((), f"validation stopped after the first {MAX_VIOLATIONS} violations; "
+                                            f"fix these and validate again for the rest", kind))
         if any(v.kind != "unevaluable" for v in violations):
             status = Status.INVALID
         elif violations:
