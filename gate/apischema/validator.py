@@ -10,7 +10,6 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping
 
-from . import cel as _cel
 from .schema import Checker, Compiler, Node, Violation
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
@@ -401,7 +400,11 @@ class Validator:
             return Result(Status.INVALID, (Violation((), "object nested too deeply"),),
                           source=result.source)
         violations = checker.violations
-        if not checker.blocking:
+        if checker.cel_work and not checker.blocking:
+            # CEL (the cel-expr-python binding) is imported by the first object with rules to evaluate:
+            # a run over kinds without x-kubernetes-validations (a ConfigMap) does not pay its start-up
+            from . import cel as _cel
+
             for node, value, path in checker.cel_work:
                 try:
                     _cel.evaluate(node, value, path, violations)

@@ -22,17 +22,7 @@ from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, dig, normalize_hos
 from gate.domain.served_names import Served, served_names
 from gate.model import Resource
 from gate.probes.base import Probe, ProbeName
-from gate.probes.dns import (
-    NODATA,
-    NXDOMAIN,
-    RESOLVED,
-    SERVFAIL,
-    CaaSet,
-    Lookup,
-    NameAnswer,
-    Question,
-    Resolver,
-)
+from gate.probes.dns_answers import NODATA, NXDOMAIN, RESOLVED, SERVFAIL, CaaSet, Lookup, NameAnswer, Question
 
 CHECKS: list[Check] = []
 check = collector(CHECKS)
@@ -133,6 +123,10 @@ def collect(ctx: Context) -> set[Question]:
 
 
 async def execute(requests: set[Question], ctx: Context) -> dict[Question, dict[str, NameAnswer]]:
+    # The resolver (asyncio, sockets, dnspython for the system's configuration) only when a run asks
+    # DNS: an offline run, a pre-commit hook's, never does
+    from gate.probes.dns import Resolver
+
     resolver = Resolver(
         nameservers=list(ctx.config.dns.nameservers or ctx.option("dns.nameservers") or []),
         timeout=float(ctx.option("dns.timeout")),
