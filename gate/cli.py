@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +16,6 @@ import click
 
 from gate import __version__
 from gate.config import FAIL_ON, AuditOptions, ClusterOptions, DnsOptions, RegistryOptions, RunConfig, UsageError
-from gate.probes.dns_answers import parse_address, parse_nameserver
 from gate.progress import Progress
 from gate.report import FORMATS
 from gate.report.safe import clean
@@ -53,6 +51,18 @@ def _each(parse):
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
     return callback
+
+
+def _lb_address(value: str) -> str:
+    from gate.probes.dns_answers import parse_address  # imported when the option is given
+
+    return parse_address(value)
+
+
+def _nameserver(value: str) -> str:
+    from gate.probes.dns_answers import parse_nameserver
+
+    return parse_nameserver(value)
 
 
 def use_colour() -> bool:
@@ -113,10 +123,10 @@ def main() -> None:
               help="Reach this registry over plain HTTP; repeatable.")
 @click.option("--lb-hostname", "lb_hostnames", multiple=True, metavar="NAME",
               help="Load balancer hostname names must CNAME to (or resolve within); repeatable.")
-@click.option("--lb-address", "lb_addresses", multiple=True, metavar="IP", callback=_each(parse_address),
+@click.option("--lb-address", "lb_addresses", multiple=True, metavar="IP", callback=_each(_lb_address),
               help="Load balancer address names must resolve within; repeatable.")
 @click.option("--nameserver", "nameservers", multiple=True, metavar="HOST[:PORT]",
-              callback=_each(parse_nameserver),
+              callback=_each(_nameserver),
               help="Ask this nameserver (each separately) instead of the system resolver; repeatable.")
 @click.option("-v", "--verbose", is_flag=True, help="Text: every line of every service and every finding.")
 @click.option("-q", "--quiet", is_flag=True, help="Text: only failing lines and the verdict.")
@@ -209,6 +219,8 @@ def _exit_on_error(exc: Exception, debug: bool) -> None:
         click.echo(f"gate: {exc}", err=True)
     else:
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"gate: internal error: {type(exc).__name__}: {clean(exc)}"
                    f"{'' if debug else ' (run with --debug for details)'}", err=True)
