@@ -1,6 +1,6 @@
 """`gate alerts`: print the alerting rules for the failure chain of a leaking ACME HTTP-01 solver.
 
-A click command object; gate/cli.py registers it with `main.add_command(alerts)`.
+A click command object; gate/cli.py imports it when `gate alerts` is run or listed (`gate --help`).
 """
 
 from __future__ import annotations

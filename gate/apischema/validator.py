@@ -10,7 +10,6 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping
 
-from . import cel as _cel
 from .schema import MAX_VIOLATIONS, Checker, Compiler, Node, TooManyViolations, Violation
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
@@ -405,7 +404,11 @@ class Validator:
                           source=result.source)
         violations = checker.violations
         cel_left = 0
-        if not checker.blocking and not stopped:
+        if checker.cel_work and not checker.blocking and not stopped:
+            # CEL (the cel-expr-python binding) is imported by the first object with rules to evaluate:
+            # a run over kinds without x-kubernetes-validations (a ConfigMap) does not pay its start-up
+            from . import cel as _cel
+
             for done, (node, value, path) in enumerate(checker.cel_work):
                 if len(violations) >= MAX_VIOLATIONS:
                     cel_left = len(checker.cel_work) - done

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from gate.checks.base import Check, Context, Hit, collector
@@ -22,17 +22,11 @@ from gate.domain.kube import GATEWAY_GROUP, as_dict, as_list, dig, normalize_hos
 from gate.domain.served_names import Served, served_names
 from gate.model import Resource
 from gate.probes.base import Probe, ProbeName
-from gate.probes.dns import (
-    NODATA,
-    NXDOMAIN,
-    RESOLVED,
-    SERVFAIL,
-    CaaSet,
-    Lookup,
-    NameAnswer,
-    Question,
-    Resolver,
-)
+
+# The probe's values (gate.probes.dns_answers) are imported where questions are asked or answers read: an
+# offline run has neither, and four frozen dataclasses are start-up a pre-commit hook pays on every commit.
+if TYPE_CHECKING:
+    from gate.probes.dns_answers import CaaSet, Lookup, NameAnswer, Question
 
 CHECKS: list[Check] = []
 check = collector(CHECKS)
@@ -115,6 +109,8 @@ def caa_identity(ctx: Context, acme_server: str) -> str | None:
 
 def questions(ctx: Context) -> dict[str, Question]:
     """name -> the one Question asked about it (served names and load balancer hostnames)."""
+    from gate.probes.dns_answers import Question
+
     out: dict[str, Question] = {}
     for name, served in served_names(ctx.index).items():
         caa = served.issuance is not None
@@ -133,6 +129,10 @@ def collect(ctx: Context) -> set[Question]:
 
 
 async def execute(requests: set[Question], ctx: Context) -> dict[Question, dict[str, NameAnswer]]:
+    # The resolver (asyncio, sockets, dnspython for the system's configuration) only when a run asks
+    # DNS: an offline run, a pre-commit hook's, never does
+    from gate.probes.dns import Resolver
+
     resolver = Resolver(
         nameservers=list(ctx.config.dns.nameservers or ctx.option("dns.nameservers") or []),
         timeout=float(ctx.option("dns.timeout")),
@@ -233,6 +233,8 @@ def _expected(lb: LoadBalancer | None, answers: dict[str, dict[str, NameAnswer]]
 
 def _host_state(answer: NameAnswer) -> tuple[str, str]:
     """Whether a load balancer hostname has addresses, as one nameserver answered its A and AAAA."""
+    from gate.probes.dns_answers import NXDOMAIN, RESOLVED
+
     lookups = [lookup for lookup in (answer.a, answer.aaaa) if lookup is not None]
     if any(lookup.status == RESOLVED and lookup.records for lookup in lookups):
         return LB_RESOLVES, ""
@@ -245,7 +247,7 @@ def _host_state(answer: NameAnswer) -> tuple[str, str]:
         for kind, lookup in zip(("A", "AAAA"), lookups)))
 
 
-Judge = Callable[[str, NameAnswer], Judgement]  # (nameserver, its answer) -> judgement
+Judge = Callable[[str, "NameAnswer"], Judgement]  # (nameserver, its answer) -> judgement
 
 
 def _per_server(answers: dict[str, NameAnswer], judge: Judge) -> Verdict:
@@ -267,6 +269,8 @@ def _lb_in_chain(lookup: Lookup | None, expected: Expected) -> str | None:
 
 
 def judge_a(name: str, expected: Expected) -> Judge:
+    from gate.probes.dns_answers import NODATA, NXDOMAIN, RESOLVED
+
     def judge(server: str, answer: NameAnswer) -> Judgement:
         a = answer.a
         if a is None:
@@ -319,6 +323,8 @@ def judge_aaaa(name: str, expected: Expected) -> Judge:
 
 
 def judge_caa(ctx: Context, served: Served) -> Judge:
+    from gate.probes.dns_answers import NODATA, RESOLVED, SERVFAIL
+
     choice = served.issuance
     ca = caa_identity(ctx, choice.acme_server) if choice else None
     method = CHALLENGE_METHODS.get(choice.challenge) if choice else None

@@ -9,26 +9,43 @@ workload with `image=<reference as written>`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from gate.checks.base import Check, Context, Hit, collector
 from gate.domain.imageref import ImageRef, InvalidReference, parse
 from gate.domain.kube import WORKLOAD_TEMPLATE_PATHS, as_list, containers, dig
 from gate.model import Resource
-from gate.probes import registry as reg
 from gate.probes.base import Probe, ProbeName
-from gate.probes.credentials import CredentialStore
+
+if TYPE_CHECKING:
+    from gate.probes import registry as reg
 
 CHECKS: list[Check] = []
 check = collector(CHECKS)
 
-UNVERIFIABLE_CAUSE = {
-    reg.UNAVAILABLE: "registry unavailable",
-    reg.AUTHENTICATION: "authentication failed",
-    reg.AUTHORIZATION: "not authorised",
-    reg.BAD_FORMAT: "bad answer format",
-    reg.RATE_LIMITED: "rate limited",
-}
+
+@cache
+def registry() -> ModuleType:
+    """gate.probes.registry, imported when a run asks registries or reads their answers: it brings httpx,
+    its TLS stack and asyncio, which an offline run (a pre-commit hook's) would otherwise pay for at start-up."""
+    from gate.probes import registry as client
+
+    return client
+
+
+@cache
+def unverifiable_causes() -> dict[str, str]:
+    """Registry outcome -> the cause a could-not-verify finding names."""
+    reg = registry()
+    return {
+        reg.UNAVAILABLE: "registry unavailable",
+        reg.AUTHENTICATION: "authentication failed",
+        reg.AUTHORIZATION: "not authorised",
+        reg.BAD_FORMAT: "bad answer format",
+        reg.RATE_LIMITED: "rate limited",
+    }
 
 
 def container_images(ctx: Context) -> Iterator[tuple[Resource, str, str, Any]]:
@@ -71,6 +88,7 @@ def settings_from(ctx: Context) -> reg.RegistrySettings:
     # Index bodies are fetched only when a platform is required and its check runs.
     platforms = tuple(policy.get("platforms") or ()) if "image-platform-missing" in ctx.selected else ()
     deadline = float(policy["deadline"])  # validated by the schema: 0 < deadline <= 600
+    reg = registry()
     return reg.RegistrySettings(insecure=frozenset(h.lower() for h in insecure), auth_hosts=auth_hosts,
                                 platforms=platforms, deadline=deadline,
                                 timeout=min(reg.RegistrySettings.timeout, deadline))
@@ -81,8 +99,10 @@ def collect(ctx: Context) -> set[ImageRef]:
 
 
 async def execute(requests: set[ImageRef], ctx: Context) -> dict[ImageRef, reg.ManifestAnswer]:
+    from gate.probes.credentials import CredentialStore
+
     credentials = CredentialStore(ctx.config.registry.config_path)
-    async with reg.RegistryClient(credentials, settings_from(ctx)) as client:
+    async with registry().RegistryClient(credentials, settings_from(ctx)) as client:
         return await client.check_all(requests, on_answer=ctx.progress.counter("images answered", len(requests)))
 
 
@@ -133,7 +153,7 @@ def image_tag_mutable(ctx: Context) -> Iterator[Hit]:
                    "serve the manifest when the Pods start.")
 def image_not_found(ctx: Context) -> Iterator[Hit]:
     for workload, fieldname, name, image, ref, answer in answered(ctx):
-        if answer.outcome == reg.ABSENT:
+        if answer.outcome == registry().ABSENT:
             yield _hit(workload, fieldname, name, image, f"image {ref} not found: {answer.detail}")
 
 
@@ -147,7 +167,7 @@ def image_not_found(ctx: Context) -> Iterator[Hit]:
 def image_unverifiable(ctx: Context) -> Iterator[Hit]:
     severity = ctx.option("registries.onUnverifiable")
     for workload, fieldname, name, image, ref, answer in answered(ctx):
-        cause = UNVERIFIABLE_CAUSE.get(answer.outcome)
+        cause = unverifiable_causes().get(answer.outcome)
         if cause is not None:
             yield _hit(workload, fieldname, name, image, f"could not verify image {ref} ({cause}): {answer.detail}",
                        unverified=True, severity=severity)
@@ -169,7 +189,7 @@ def image_platform_missing(ctx: Context) -> Iterator[Hit]:
             yield _hit(workload, fieldname, name, image, f"could not read the platforms of image {ref}: "
                        f"{answer.platform_problem}", unverified=True)
         elif answer.platforms is not None:
-            missing = [p for p in required if not reg.platform_matches(p, answer.platforms)]
+            missing = [p for p in required if not registry().platform_matches(p, answer.platforms)]
             if missing:
                 yield _hit(workload, fieldname, name, image,
                            f"image {ref} is an index without {', '.join(missing)} "

@@ -11,9 +11,6 @@ import datetime as dt
 import warnings
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
 from gate.domain.kube import as_dict
 
 MAX_PEM_BYTES = 256 * 1024  # a chain of a few certificates; anything larger is not read
@@ -44,6 +41,10 @@ def key_pair_problem(body: dict[str, Any], now: dt.datetime | None = None) -> st
         return "tls.key is missing or not base64"
     if len(crt) > MAX_PEM_BYTES or len(key) > MAX_PEM_BYTES:
         return "tls.crt or tls.key is larger than a key pair can be"
+    # Only a render that carries a key pair pays for `cryptography` (tens of milliseconds of start-up)
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     try:
         with warnings.catch_warnings():  # e.g. a non-positive serial number: still servable today
             warnings.simplefilter("ignore")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gate.domain.imageref import ImageRef, parse
-from gate.probes.dns import NODATA, NXDOMAIN, RESOLVED, CaaSet, Lookup, NameAnswer, Question
+from gate.probes.dns_answers import NODATA, NXDOMAIN, RESOLVED, CaaSet, Lookup, NameAnswer, Question
 from gate.probes.registry import ABSENT, FOUND, UNAVAILABLE, ManifestAnswer
 
 FAKE_NAMESERVER = "fake nameserver"

@@ -1,27 +1,76 @@
-"""Reporters: each takes the whole Report and returns text. A new format is one module and one entry."""
+"""Reporters: each takes the whole Report and returns text. A new format is one module and one entry.
+
+A format's module is imported when the format is rendered, not when the package is: a run pays only
+for the formats it writes (junit's XML stack, sarif's hashing and the check catalogue it embeds are
+start-up a one-file pre-commit run would otherwise pay on every commit).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from gate.model import Report
-from gate.report import github, json_report, junit, markdown, sarif, summary, text
-from gate.report.places import linked
+if TYPE_CHECKING:
+    from gate.model import Report
 
-Renderer = Callable[[Report, bool], str]  # (report, colour) -> text
+Renderer = Callable[["Report", bool], str]  # (report, colour) -> text
 
 
-def _linking(render: Renderer) -> Renderer:
+def _linked(report: Report) -> Report:
     """Formats that link into the repository point at committed files (gate.report.places)."""
-    return lambda report, colour: render(linked(report), colour)
+    from gate.report.places import linked
+
+    return linked(report)
+
+
+def _text(report: Report, colour: bool) -> str:
+    from gate.report import text
+
+    return text.render(report, colour)
+
+
+def _json(report: Report, colour: bool) -> str:
+    from gate.report import json_report
+
+    return json_report.render(report, colour)
+
+
+def _sarif(report: Report, colour: bool) -> str:
+    from gate.report import sarif
+
+    return sarif.render(_linked(report), colour)
+
+
+def _junit(report: Report, colour: bool) -> str:
+    from gate.report import junit
+
+    return junit.render(report, colour)
+
+
+def _markdown(report: Report, colour: bool) -> str:
+    from gate.report import markdown
+
+    return markdown.render(_linked(report), colour)
+
+
+def _github(report: Report, colour: bool) -> str:
+    from gate.report import github
+
+    return github.render(_linked(report), colour)
+
+
+def _summary(report: Report, colour: bool) -> str:
+    from gate.report import summary
+
+    return summary.render(report, colour)
 
 
 FORMATS: dict[str, Renderer] = {
-    "text": text.render,
-    "json": json_report.render,
-    "sarif": _linking(sarif.render),
-    "junit": junit.render,
-    "markdown": _linking(markdown.render),
-    "github": _linking(github.render),
-    "summary": summary.render,
+    "text": _text,
+    "json": _json,
+    "sarif": _sarif,
+    "junit": _junit,
+    "markdown": _markdown,
+    "github": _github,
+    "summary": _summary,
 }

@@ -7,8 +7,10 @@ Markdown: a table of their own).
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from gate.checks.base import Check
+if TYPE_CHECKING:  # the catalogue is handed in: `gate --help` does not import every check family
+    from gate.checks.base import Check
 
 
 def catalogue_text(checks: list[Check]) -> str:

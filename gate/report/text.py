@@ -10,7 +10,6 @@ rest (`--verbose` shows all; JSON and SARIF always carry all). Input text is pri
 
 from __future__ import annotations
 
-import textwrap
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -46,6 +45,8 @@ def _wrap(first: str, indent: str, opts: Options) -> list[str]:
     """One logical line, wrapped to the terminal: continuation lines indented under the text."""
     if opts.width is None or len(first) <= opts.width:
         return [first]
+    import textwrap  # only on a terminal narrower than the line: piped output (a hook's log) never wraps
+
     return textwrap.wrap(first, width=max(40, opts.width), subsequent_indent=indent,
                          break_long_words=False, break_on_hyphens=False) or [first]
 

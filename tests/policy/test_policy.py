@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from conftest import check_text, gate_cli, ids, write
 
-from gate.checks import CHECKS
-from gate.policy import PolicyError, load_policy
+from gate.checks import ALL_CHECK_IDS, CHECKS
+from gate.policy import PolicyError, _read_yaml, default_policy_path, load_policy, validate
 from gate.run import RunConfig, run
 
 ROUTE = """apiVersion: gateway.networking.k8s.io/v1
@@ -65,8 +66,12 @@ def test_invalid_policy_fails_check_with_exit_2(tmp_path):
 
 
 def test_shipped_default_policy_is_valid():
-    """policies/default.yaml validates and is what a run starts from."""
-    policy = load_policy(None, CHECKS, cwd=write.__globals__["Path"]("/nonexistent"))
+    """policies/default.yaml validates against the schema (a run reads it without validating: this test is
+    what holds it) and is what a run starts from."""
+    document, _ = _read_yaml(default_policy_path())  # duplicate keys are refused here already
+    validate(document, ALL_CHECK_IDS, str(default_policy_path()))
+    policy = load_policy(None, ALL_CHECK_IDS, cwd=Path("/nonexistent"))
+    assert policy.settings == document and policy.path is None
     assert policy.settings["unresolvedReferences"] == "error"
 
 
