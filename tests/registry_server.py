@@ -250,7 +250,7 @@ def signing_pair() -> tuple[bytes, bytes, bytes]:
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
 
     def certificate(subject: str, key, issuer: str, issuer_key, ca: bool) -> x509.Certificate:
         return (x509.CertificateBuilder()

@@ -206,6 +206,7 @@ class RegistryClient:
         self._learned: dict[str, asyncio.Event] = {}  # registry -> set once its first answer is in
         self._deadline = math.inf  # loop time by which every answer is in (set by `async with`)
         self.requests = 0  # HTTP exchanges made, redirects and retries included
+        self.connections = 0  # connections opened (known once the client is closed; 0 through a proxy)
 
     def __repr__(self) -> str:
         return f"RegistryClient(insecure={sorted(self.settings.insecure)})"
@@ -228,6 +229,7 @@ class RegistryClient:
         transport, self._http = self._http, None
         if transport is not None:
             await transport.aclose()
+            self.connections = getattr(transport, "connections", 0)
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:

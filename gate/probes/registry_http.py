@@ -80,10 +80,11 @@ class _Connection(asyncio.Protocol):
 
     @property
     def reusable(self) -> bool:
-        """Idle, open, and nothing received since its last answer (a server closing a kept-alive
-        connection sends EOF; anything else unasked for is a broken peer)."""
-        return (not self._eof and not self._buffer and self.transport is not None
-                and not self.transport.is_closing()
+        """Idle, open, and nothing received beyond its last answer. A server closing a kept-alive
+        connection sends EOF; bytes after an answer (a HEAD answered with a body, a response smuggled
+        behind another) would be read as the answer to the next request, so such a connection goes."""
+        return (not self._eof and not self._buffer and not self.h11.trailing_data[0]
+                and self.transport is not None and not self.transport.is_closing()
                 and self.h11.our_state is h11.IDLE and self.h11.their_state is h11.IDLE)
 
     def write(self, data: bytes) -> None:
@@ -263,6 +264,9 @@ class Pool:
 
     def release(self, origin: Origin, connection: _Connection) -> None:
         self._open.discard(connection)
+        if not connection.reusable:
+            connection.close()
+            return
         connection.idle_since = asyncio.get_running_loop().time()
         self._idle.setdefault(origin, []).append(connection)
 
