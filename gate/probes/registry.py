@@ -200,7 +200,7 @@ class RegistryClient:
         self._ssl = ssl_context  # made when first needed: the system store costs ~20 ms to load
         self._http: registry_http.Pool | _ProxiedHTTP | None = None
         self._slots = asyncio.Semaphore(max(1, settings.concurrency))  # exchanges at once
-        self._answers: dict[ImageRef, asyncio.Future[ManifestAnswer]] = {}
+        self._answers: dict[tuple[str, str, str], asyncio.Future[ManifestAnswer]] = {}  # by manifest
         self._tokens: dict[tuple[str, str], asyncio.Future[_Auth]] = {}
         self._schemes: dict[str, tuple[str, dict[str, str]]] = {}  # registry -> last challenge seen
         self._learned: dict[str, asyncio.Event] = {}  # registry -> set once its first answer is in
@@ -240,22 +240,26 @@ class RegistryClient:
                         on_answer: Callable[[], None] | None = None) -> dict[ImageRef, ManifestAnswer]:
         """ref -> answer, all asked concurrently; `on_answer` is called as each one is in (progress)."""
         refs = list(dict.fromkeys(refs))
-
-        async def answered(ref: ImageRef) -> ManifestAnswer:
-            answer = await self.check(ref)
-            if on_answer is not None:
-                on_answer()
-            return answer
-
-        answers = await asyncio.gather(*(answered(ref) for ref in refs))
+        futures = [self._future(ref) for ref in refs]
+        if on_answer is not None:
+            for future in futures:
+                future.add_done_callback(lambda f: f.cancelled() or on_answer())
+        # Shielded: one caller giving up must not cancel the answers other callers share.
+        answers = await asyncio.gather(*(asyncio.shield(future) for future in futures))
         return dict(zip(refs, answers))
 
     async def check(self, ref: ImageRef) -> ManifestAnswer:
         """The answer for one reference; asked once per client however often it is requested."""
-        future = self._answers.get(ref)
+        return await asyncio.shield(self._future(ref))  # one caller giving up must not cancel the others' answer
+
+    def _future(self, ref: ImageRef) -> asyncio.Future[ManifestAnswer]:
+        # One manifest, one request: `nginx` and `nginx:latest`, or `app:1.2@sha256:...` and
+        # `app@sha256:...`, name the same manifest, and every answer is worded from what they share.
+        key = (ref.registry, ref.repository, ref.reference)
+        future = self._answers.get(key)
         if future is None:
-            future = self._answers[ref] = asyncio.ensure_future(self._check(ref))
-        return await asyncio.shield(future)  # one caller giving up must not cancel the others' answer
+            future = self._answers[key] = asyncio.ensure_future(self._check(ref))
+        return future
 
     # -- one reference -------------------------------------------------------------------------------
 

@@ -108,3 +108,14 @@ def test_docker_registry_is_asked_over_at_most_concurrency_connections(open_regi
     answers, client = ask(refs, insecure=frozenset({host}), concurrency=8)
     assert answers[refs[0]].found and all(answers[r].outcome == reg.ABSENT for r in refs[1:])
     assert client.requests == 200 and 1 <= client.connections <= 8
+
+
+def test_names_of_one_manifest_cost_one_request(open_registry, registry_data):
+    """`repo`, `repo:latest`, and a digest with or without a tag in front name one manifest each: one
+    HEAD per manifest, every name answered."""
+    host, digest = open_registry.host, registry_data["pay_digest"]
+    refs = [f"{host}/acme/pay-web:1.4.2@{digest}", f"{host}/acme/pay-web@{digest}",
+            f"{host}/acme/pay-web:0.0.1@{digest}", f"{host}/acme/nope", f"{host}/acme/nope:latest"]
+    answers, client = ask(refs, insecure=frozenset({host}))
+    assert [answers[r].outcome for r in refs] == [reg.FOUND] * 3 + [reg.ABSENT] * 2
+    assert client.requests == 2
