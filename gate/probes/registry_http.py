@@ -190,7 +190,8 @@ class Pool:
     async def open(self, method: str, url: httpx.URL, headers: dict[str, str],
                    data: dict[str, str] | None) -> Response:
         """Send the request, return once the status line and headers are in."""
-        origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        # The host as DNS and SNI take it: IDNA-encoded (httpx's `host` is the Unicode form).
+        origin = (url.scheme, url.raw_host.decode("ascii"), url.port or (443 if url.scheme == "https" else 80))
         fields = [("Host", url.netloc.decode("ascii")), ("User-Agent", self._user_agent),
                   ("Accept-Encoding", "identity"), *headers.items()]
         body = b""
