@@ -5,11 +5,11 @@ then checks all 200 references through the gate's RegistryClient (kept-alive con
 concurrency) and, as baselines measured in the same run, with sequential HEAD requests that each
 open a new connection (what a shell loop of `curl -I` does) or share one kept-alive connection. The
 same again with the registry behind Bearer tokens (`auth.token`, anonymous pull, a token service on
-127.0.0.1, one scope per repository; the sequential baselines know the realm and fetch one token per
-repository), and for a batch of 10 references. Best of 2N runs each (10N for the small batch; N is
---repeat), the sides alternating (forward, then backward) so that a change in the machine's load or
-a warm-up weighs on all of them alike; the sequential clients are made before their clocks start
-(an SSL context alone is ~20 ms).
+127.0.0.1 in a child process, one scope per repository; the sequential baselines know the realm and
+fetch one token per repository), and for a batch of 10 references. Best of 2N runs each (10N for the
+small batch; N is --repeat), the sides alternating (forward, then backward) so that a change in the
+machine's load or a warm-up weighs on all of them alike; the sequential clients are made before their
+clocks start (an SSL context alone is ~20 ms).
 
 A further scenario repeats this against a stand-in registry that answers after a delay (default 20
 ms, a registry across a network), where concurrency is what counts; the stand-in runs in a child
@@ -173,19 +173,43 @@ def measure(refs: list[str], host: str, repeat: int, *, token: str | None = None
     return ours, fresh, kept
 
 
-def token_registry(folder: Path, data: Path) -> tuple[object, LocalServer, str]:
-    """docker-registry with `auth.token` on the same storage, its token service (anonymous pull of the
-    benchmark's repositories) on 127.0.0.1; returns (registry, token server, realm)."""
-    ca_pem, key_pem, cert_pem = signing_pair()
-    (folder / "bundle.pem").write_bytes(ca_pem)
+def _serve_tokens(key_pem: bytes, cert_pem: bytes, pipe) -> None:
+    """In a child process: the token service of the token registry; 'stop' ends it."""
     issuer = TokenIssuer(key_pem=key_pem, cert_pem=cert_pem, service="bench", issuer="bench",
                          anonymous={f"bench/app{r}" for r in range(REPOS)})
-    tokens = LocalServer(issuer)
-    realm = f"{tokens.url()}/token"
+    server = LocalServer(issuer)
+    pipe.send(server.port)
+    while pipe.recv() != "stop":
+        pass
+    server.stop()
+
+
+class TokenService:
+    """A token service in a child process (as a real one is on another host): signing a token is a few
+    milliseconds of CPU that would otherwise hold the client's interpreter lock."""
+
+    def __init__(self, key_pem: bytes, cert_pem: bytes):
+        self._pipe, child_end = multiprocessing.Pipe()
+        self._child = multiprocessing.get_context("fork").Process(
+            target=_serve_tokens, args=(key_pem, cert_pem, child_end), daemon=True)
+        self._child.start()
+        self.realm = f"http://127.0.0.1:{self._pipe.recv()}/token"
+
+    def stop(self) -> None:
+        self._pipe.send("stop")
+        self._child.join(10)
+
+
+def token_registry(folder: Path, data: Path) -> tuple[object, TokenService]:
+    """docker-registry with `auth.token` on the same storage, and its token service (anonymous pull of
+    the benchmark's repositories) on 127.0.0.1."""
+    ca_pem, key_pem, cert_pem = signing_pair()
+    (folder / "bundle.pem").write_bytes(ca_pem)
+    tokens = TokenService(key_pem, cert_pem)
     registry = start_registry(folder / "token", data=data,
-                              auth={"token": {"realm": realm, "service": "bench", "issuer": "bench",
+                              auth={"token": {"realm": tokens.realm, "service": "bench", "issuer": "bench",
                                               "rootcertbundle": str(folder / "bundle.pem")}})
-    return registry, tokens, realm
+    return registry, tokens
 
 
 def _serve_stand_in(latency: float, token: bool, pipe) -> None:
@@ -275,10 +299,10 @@ def main() -> int:
             small = measure(refs[::max(1, len(refs) // SMALL)][:SMALL], registry.host, small_rounds)
         finally:
             registry.stop()
-        secured, tokens, realm = token_registry(Path(folder), Path(folder) / "data")
+        secured, tokens = token_registry(Path(folder), Path(folder) / "data")
         try:
             names = [f"{secured.host}/{r.split('/', 1)[1]}" for r in refs]
-            local_auth = measure(names, secured.host, rounds, token=realm)
+            local_auth = measure(names, secured.host, rounds, token=tokens.realm)
         finally:
             secured.stop()
             tokens.stop()
