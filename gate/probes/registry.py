@@ -1,7 +1,8 @@
 """RegistryClient: does each image reference resolve to a manifest in its registry? Without pulling it.
 
-`HEAD /v2/<name>/manifests/<tag|digest>` over pooled connections (httpx), a bounded number at once,
-each distinct reference once per run. Authentication as the distribution spec and Docker do it:
+`HEAD /v2/<name>/manifests/<tag|digest>` over kept-alive connections (registry_http: h11 on asyncio;
+httpx when the environment names a proxy), a bounded number at once, each distinct manifest once per
+run. Authentication as the distribution spec and Docker do it:
 anonymous or credentialed Bearer tokens from the realm the registry names, or Basic. Every failure is
 an answer (`ManifestAnswer`), never an exception, and keeps its cause: absent, unavailable,
 authentication, authorisation, bad format, rate limited.
