@@ -14,19 +14,19 @@ import hashlib
 import json
 
 from hostile_registry import DIGEST, MANIFEST_HEADERS, OCI_INDEX, OCI_MANIFEST, Answer, HostileServer
-from registry_server import open_registry, registry_data  # noqa: F401 - fixtures are used by name
+from registry_server import ca, client_ssl, open_registry, registry_data, server_ssl  # noqa: F401 - fixtures
 
 from gate.domain.imageref import parse
 from gate.probes import registry as reg
 from gate.probes.credentials import CredentialStore
 
 
-def ask(refs: list[str], **settings) -> tuple[dict[str, reg.ManifestAnswer], reg.RegistryClient]:
+def ask(refs: list[str], *, ssl_context=None, **settings) -> tuple[dict[str, reg.ManifestAnswer], reg.RegistryClient]:
     store = CredentialStore("/nonexistent/config.json", env={})
     parsed = {text: parse(text) for text in refs}
 
     async def go():
-        async with reg.RegistryClient(store, reg.RegistrySettings(**settings)) as client:
+        async with reg.RegistryClient(store, reg.RegistrySettings(**settings), ssl_context=ssl_context) as client:
             answers = await client.check_all(parsed.values())
             return {text: answers[ref] for text, ref in parsed.items()}, client
     return asyncio.run(go())
@@ -119,3 +119,16 @@ def test_names_of_one_manifest_cost_one_request(open_registry, registry_data):
     answers, client = ask(refs, insecure=frozenset({host}))
     assert [answers[r].outcome for r in refs] == [reg.FOUND] * 3 + [reg.ABSENT] * 2
     assert client.requests == 2
+
+
+def test_tls_connections_are_kept_alive(server_ssl, client_ssl):
+    """Over HTTPS too: 60 references at concurrency 4 cost 60 HEADs over at most 4 TLS connections (a
+    handshake per reference would cost more than the HEAD)."""
+    server = HostileServer(lambda r: Answer(200, MANIFEST_HEADERS), ssl_context=server_ssl)
+    refs = [f"{server.host}/acme/app:{i}" for i in range(60)]
+    try:
+        answers, client = ask(refs, ssl_context=client_ssl, concurrency=4)
+    finally:
+        server.stop()
+    assert all(a.found for a in answers.values())
+    assert len(server.seen) == 60 and server.connections <= 4 and client.connections == server.connections
