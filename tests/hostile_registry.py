@@ -38,6 +38,7 @@ class Request:
     path: str
     raw_headers: list[tuple[str, str]]
     body: bytes = b""
+    on_connection: int = 0  # how many requests its connection carried before this one
 
     @property
     def headers(self) -> dict[str, str]:
@@ -55,7 +56,9 @@ class Request:
 class Answer:
     """What to send back. `drip` names the part sent one byte per `interval` seconds ("status",
     "headers" or "body"); `filler` streams that many bytes of `{"a":"aaaa...` after `body` (a huge body);
-    `close` ends the connection after the answer."""
+    `close` ends the connection after the answer; `drop` ends it instead of answering (as a server whose
+    keep-alive timeout ran out as the request arrived); `extra` is sent right after the answer, whatever
+    the method (a HEAD answered with a body, bytes smuggled after a response)."""
 
     status: int = 200
     headers: dict[str, str] | list[tuple[str, str]] = field(default_factory=dict)
@@ -65,6 +68,8 @@ class Answer:
     filler: int = 0
     close: bool = False
     length: int | None = None  # Content-Length to announce (default: the real length; -1: none, then close)
+    drop: bool = False
+    extra: bytes = b""
 
 
 Scenario = Callable[[Request], Answer]
@@ -126,13 +131,17 @@ class HostileServer:
             if self.ssl_context is not None:
                 sock = self.ssl_context.wrap_socket(sock, server_side=True)
             reader = sock.makefile("rb")
+            served = 0
             while not self._stop.is_set():
                 request = self._read_request(reader)
                 if request is None:
                     return
+                request.on_connection, served = served, served + 1
                 with self._lock:
                     self.seen.append(request)
                 answer = self.scenario(request)
+                if answer.drop:
+                    return
                 if not self._write(sock, request, answer) or answer.close or (answer.length or 0) < 0:
                     return
         except (OSError, ssl.SSLError, ValueError):
@@ -171,7 +180,7 @@ class HostileServer:
             items.append(("Connection", "close"))
         status = f"HTTP/1.1 {answer.status} {REASONS.get(answer.status, 'Whatever')}\r\n".encode()
         head = "".join(f"{k}: {v}\r\n" for k, v in items).encode("latin-1") + b"\r\n"
-        body = b"" if request.method == "HEAD" else answer.body
+        body = (b"" if request.method == "HEAD" else answer.body) + answer.extra
         if answer.drip is None:
             sock.sendall(status + head + body)  # one write: no Nagle / delayed-ACK stall between parts
         for name, data in [("status", status), ("headers", head), ("body", body)] if answer.drip else []:

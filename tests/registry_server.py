@@ -239,18 +239,51 @@ class LocalServer:
         self._server.server_close()
 
 
+def signing_pair() -> tuple[bytes, bytes, bytes]:
+    """(CA certificate PEM, signer key PEM, signer certificate PEM) for a token service, made with
+    cryptography alone (the benchmarks run without trustme): the CA goes into the registry's
+    `rootcertbundle`, the signer's certificate into each token's `x5c`."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(subject: str, key, issuer: str, issuer_key, ca: bool) -> x509.Certificate:
+        return (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+                .sign(issuer_key, hashes.SHA256()))
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca = certificate("bench CA", ca_key, "bench CA", ca_key, True)
+    leaf = certificate("token-signer", key, "bench CA", ca_key, False)
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return ca.public_bytes(pem), key_pem, leaf.public_bytes(pem)
+
+
 class TokenIssuer:
     """What a registry's token service does: check Basic credentials (or a refresh token), then sign
     an RS256 JWT (certificate in `x5c`) granting pull on the repositories the caller may read."""
 
-    def __init__(self, leaf, *, service: str = "test", issuer: str = "test",
+    def __init__(self, leaf=None, *, service: str = "test", issuer: str = "test",
                  users: dict[str, str] | None = None, refresh_tokens: dict[str, str] | None = None,
-                 anonymous: set[str] = frozenset()):
+                 anonymous: set[str] = frozenset(), key_pem: bytes | None = None, cert_pem: bytes | None = None):
+        """`leaf`: a trustme leaf certificate; or its PEMs as `key_pem` and `cert_pem` (signing_pair())."""
         from cryptography.hazmat.primitives import serialization
         from cryptography.x509 import load_pem_x509_certificate
 
-        self.key = serialization.load_pem_private_key(leaf.private_key_pem.bytes(), password=None)
-        cert = load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes())
+        if leaf is not None:
+            key_pem, cert_pem = leaf.private_key_pem.bytes(), leaf.cert_chain_pems[0].bytes()
+        self.key = serialization.load_pem_private_key(key_pem, password=None)
+        cert = load_pem_x509_certificate(cert_pem)
         self.x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
         self.service, self.issuer = service, issuer
         self.users = users or {}

@@ -1,7 +1,8 @@
 """RegistryClient: does each image reference resolve to a manifest in its registry? Without pulling it.
 
-`HEAD /v2/<name>/manifests/<tag|digest>` over pooled connections (httpx), a bounded number at once,
-each distinct reference once per run. Authentication as the distribution spec and Docker do it:
+`HEAD /v2/<name>/manifests/<tag|digest>` over kept-alive connections (registry_http: h11 on asyncio;
+httpx when the environment names a proxy), a bounded number at once, each distinct manifest once per
+run. Authentication as the distribution spec and Docker do it:
 anonymous or credentialed Bearer tokens from the realm the registry names, or Basic. Every failure is
 an answer (`ManifestAnswer`), never an exception, and keeps its cause: absent, unavailable,
 authentication, authorisation, bad format, rate limited.
@@ -37,13 +38,15 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Callable, Iterable
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
 import httpx
 
 from gate.domain.imageref import ImageRef
+from gate.probes import registry_http
 from gate.probes.credentials import Credential, CredentialStore, Lookup
 
 log = logging.getLogger("gate.registry")
@@ -67,7 +70,8 @@ RATE_LIMITED = "rate-limited"
 
 MAX_BODY = 4 * 1024 * 1024
 MAX_REDIRECTS = 5
-LANE_CONNECTIONS = 4  # per lane: the registry, its token service, a redirect target, one spare
+LANE_CONNECTIONS = 4  # per lane (through a proxy): the registry, its token service, a redirect target, one spare
+USER_AGENT = "ingress-gate"
 DEFAULT_DEADLINE = 120.0  # seconds per run; the policy's registries.deadline (policies/default.yaml)
 # A digest as the OCI image spec writes it: algorithm ":" encoded.
 DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
@@ -194,40 +198,27 @@ class RegistryClient:
                  ssl_context: ssl.SSLContext | None = None):
         self.credentials = credentials
         self.settings = settings
-        self._ssl = ssl_context or ssl.create_default_context()  # system store; SSL_CERT_FILE honoured
-        # `concurrency` lanes, each an httpx client that carries one exchange at a time (see __aenter__).
-        self._lanes: asyncio.LifoQueue[httpx.AsyncClient] | None = None
-        self._clients: list[httpx.AsyncClient] = []
-        self._answers: dict[ImageRef, asyncio.Future[ManifestAnswer]] = {}
+        self._ssl = ssl_context  # made when first needed: the system store costs ~20 ms to load
+        self._http: registry_http.Pool | _ProxiedHTTP | None = None
+        self._slots = asyncio.Semaphore(max(1, settings.concurrency))  # exchanges at once
+        self._answers: dict[tuple[str, str, str], asyncio.Future[ManifestAnswer]] = {}  # by manifest
         self._tokens: dict[tuple[str, str], asyncio.Future[_Auth]] = {}
         self._schemes: dict[str, tuple[str, dict[str, str]]] = {}  # registry -> last challenge seen
         self._learned: dict[str, asyncio.Event] = {}  # registry -> set once its first answer is in
         self._deadline = math.inf  # loop time by which every answer is in (set by `async with`)
         self.requests = 0  # HTTP exchanges made, redirects and retries included
+        self.connections = 0  # connections opened (known once the client is closed; 0 through a proxy)
 
     def __repr__(self) -> str:
         return f"RegistryClient(insecure={sorted(self.settings.insecure)})"
 
     async def __aenter__(self) -> Self:
         self._deadline = asyncio.get_running_loop().time() + self.settings.deadline
-        # Not one pool of `concurrency` connections: httpcore 1.0 scans its whole pool (an idle-count
-        # per idle connection, a poll() per kept-alive one) on every request and response, which is
-        # quadratic in the pool's size and cost ~3 ms of CPU per request with 32 kept-alive
-        # connections. Each lane is a small pool that carries one exchange at a time, so its scan is
-        # short, and a lane keeps its connections (registry, token service, a redirect target) alive.
-        # Last in, first out: with little to do, the same few warm connections serve everything.
-        self._lanes = asyncio.LifoQueue()
-        for _ in range(max(1, self.settings.concurrency)):
-            client = httpx.AsyncClient(
-                verify=self._ssl, follow_redirects=False,
-                timeout=httpx.Timeout(self.settings.timeout, connect=min(5.0, self.settings.timeout)),
-                limits=httpx.Limits(max_connections=LANE_CONNECTIONS, max_keepalive_connections=LANE_CONNECTIONS),
-                # No cookies: a cookie jar matches domains without ports, so a cookie one registry sets
-                # would go to every other port of its host. Registries do not need them.
-                cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
-                headers={"User-Agent": "ingress-gate"})
-            self._clients.append(client)
-            self._lanes.put_nowait(client)
+        connect = min(5.0, self.settings.timeout)
+        if _environment_proxies():
+            self._http = _ProxiedHTTP(self.settings, self._ssl_context(), connect)
+        else:
+            self._http = registry_http.Pool(self._ssl_context, connect_timeout=connect, user_agent=USER_AGENT)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -236,29 +227,40 @@ class RegistryClient:
         for future in pending:
             future.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        clients, self._clients, self._lanes = self._clients, [], None
-        await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
+        transport, self._http = self._http, None
+        if transport is not None:
+            await transport.aclose()
+            self.connections = getattr(transport, "connections", 0)
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()  # system store; SSL_CERT_FILE / SSL_CERT_DIR honoured
+        return self._ssl
 
     async def check_all(self, refs: Iterable[ImageRef], *,
                         on_answer: Callable[[], None] | None = None) -> dict[ImageRef, ManifestAnswer]:
         """ref -> answer, all asked concurrently; `on_answer` is called as each one is in (progress)."""
         refs = list(dict.fromkeys(refs))
-
-        async def answered(ref: ImageRef) -> ManifestAnswer:
-            answer = await self.check(ref)
-            if on_answer is not None:
-                on_answer()
-            return answer
-
-        answers = await asyncio.gather(*(answered(ref) for ref in refs))
+        futures = [self._future(ref) for ref in refs]
+        if on_answer is not None:
+            for future in futures:
+                future.add_done_callback(lambda f: f.cancelled() or on_answer())
+        # Shielded: one caller giving up must not cancel the answers other callers share.
+        answers = await asyncio.gather(*(asyncio.shield(future) for future in futures))
         return dict(zip(refs, answers))
 
     async def check(self, ref: ImageRef) -> ManifestAnswer:
         """The answer for one reference; asked once per client however often it is requested."""
-        future = self._answers.get(ref)
+        return await asyncio.shield(self._future(ref))  # one caller giving up must not cancel the others' answer
+
+    def _future(self, ref: ImageRef) -> asyncio.Future[ManifestAnswer]:
+        # One manifest, one request: `nginx` and `nginx:latest`, or `app:1.2@sha256:...` and
+        # `app@sha256:...`, name the same manifest, and every answer is worded from what they share.
+        key = (ref.registry, ref.repository, ref.reference)
+        future = self._answers.get(key)
         if future is None:
-            future = self._answers[ref] = asyncio.ensure_future(self._check(ref))
-        return await asyncio.shield(future)  # one caller giving up must not cancel the others' answer
+            future = self._answers[key] = asyncio.ensure_future(self._check(ref))
+        return future
 
     # -- one reference -------------------------------------------------------------------------------
 
@@ -536,22 +538,19 @@ class RegistryClient:
         loop = asyncio.get_running_loop()
         for attempt in range(settings.retries + 1):
             backoff = settings.backoff * (2 ** attempt) * (1 + random.random() / 10)
-            lanes = self._lanes
-            assert lanes is not None, "use RegistryClient as an async context manager"
-            lane = await lanes.get()
+            assert self._http is not None, "use RegistryClient as an async context manager"
             failure: _Failure | None = None
-            try:
-                # The whole exchange, body and redirects included: httpx's read timeout restarts
-                # with every byte received, so one byte every few seconds would never trip it.
-                async with asyncio.timeout(settings.timeout):
-                    reply = await self._follow(lane, method, target, headers, data)
-            except TimeoutError:
-                failure = _Failure(UNAVAILABLE, f"{_netloc(target)} sent no complete answer within "
-                                                f"{settings.timeout:g} s (the limit for one request)")
-            except httpx.TransportError as exc:
-                failure = _Failure(UNAVAILABLE, describe_error(exc, target))
-            finally:
-                lanes.put_nowait(lane)  # also after a failure or a cancellation: httpcore dropped the connection
+            async with self._slots:
+                try:
+                    # The whole exchange, body and redirects included: a read timeout (httpx's) restarts
+                    # with every byte received, so one byte every few seconds would never trip it.
+                    async with asyncio.timeout(settings.timeout):
+                        reply = await self._follow(method, target, headers, data)
+                except TimeoutError:
+                    failure = _Failure(UNAVAILABLE, f"{_netloc(target)} sent no complete answer within "
+                                                    f"{settings.timeout:g} s (the limit for one request)")
+                except httpx.TransportError as exc:
+                    failure = _Failure(UNAVAILABLE, describe_error(exc, target))
             if failure is not None:
                 if attempt == settings.retries:
                     raise failure
@@ -566,13 +565,13 @@ class RegistryClient:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _follow(self, http: httpx.AsyncClient, method: str, url: httpx.URL, headers: dict[str, str],
+    async def _follow(self, method: str, url: httpx.URL, headers: dict[str, str],
                       data: dict[str, str] | None) -> _Reply:
-        current = url
+        current, transport = url, self._http
+        assert transport is not None
         for _ in range(MAX_REDIRECTS + 1):
             self.requests += 1
-            request = http.build_request(method, current, headers=headers, data=data)
-            response = await http.send(request, stream=True)
+            response = await transport.open(method, current, headers, data)
             try:
                 log.debug("%s %s -> %s", method, _Safe(current), response.status_code)
                 status, location = response.status_code, response.headers.get("location")
@@ -605,7 +604,76 @@ class RegistryClient:
         raise _Failure(BAD_FORMAT, f"more than {MAX_REDIRECTS} redirects from {_netloc(url)}")
 
 
-async def _read_body(response: httpx.Response, url: httpx.URL, *, head: bool = False) -> bytes:
+def _environment_proxies() -> bool:
+    """Whether the environment names a proxy for HTTP or HTTPS, as httpx reads it (HTTP_PROXY,
+    HTTPS_PROXY, ALL_PROXY in either case); NO_PROXY is then httpx's to apply."""
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+
+
+class _ProxiedHTTP:
+    """httpx, which honours the environment's proxies, with the interface of registry_http.Pool.
+
+    Not one pool of `concurrency` connections: httpcore 1.0 scans its whole pool (an idle-count per idle
+    connection, a poll() per kept-alive one) on every request and response, which is quadratic in the
+    pool's size and cost ~3 ms of CPU per request with 32 kept-alive connections. Each lane is a small
+    pool that carries one exchange at a time, so its scan is short, and a lane keeps its connections
+    (registry, token service, a redirect target) alive. Last in, first out: with little to do, the same
+    few warm connections serve everything."""
+
+    def __init__(self, settings: RegistrySettings, ssl_context: ssl.SSLContext, connect_timeout: float):
+        self._lanes: asyncio.LifoQueue[httpx.AsyncClient] = asyncio.LifoQueue()
+        self._clients: list[httpx.AsyncClient] = []
+        for _ in range(max(1, settings.concurrency)):
+            client = httpx.AsyncClient(
+                verify=ssl_context, follow_redirects=False,
+                timeout=httpx.Timeout(settings.timeout, connect=connect_timeout),
+                limits=httpx.Limits(max_connections=LANE_CONNECTIONS, max_keepalive_connections=LANE_CONNECTIONS),
+                # No cookies: a cookie jar matches domains without ports, so a cookie one registry sets
+                # would go to every other port of its host. Registries do not need them.
+                cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
+                headers={"User-Agent": USER_AGENT})
+            self._clients.append(client)
+            self._lanes.put_nowait(client)
+
+    async def open(self, method: str, url: httpx.URL, headers: dict[str, str],
+                   data: dict[str, str] | None) -> _LaneResponse:
+        client = await self._lanes.get()  # one free per exchange: the client bounds them to `concurrency`
+        try:
+            response = await client.send(client.build_request(method, url, headers=headers, data=data), stream=True)
+        except BaseException:
+            self._lanes.put_nowait(client)
+            raise
+        return _LaneResponse(response, lambda: self._lanes.put_nowait(client))
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, []
+        await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
+
+
+class _LaneResponse:
+    """An httpx response that gives its lane back once closed."""
+
+    def __init__(self, response: httpx.Response, release: Callable[[], None]):
+        self._response, self._release = response, release
+        self.status_code, self.headers = response.status_code, response.headers
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return self._response.aiter_bytes()
+
+    async def aclose(self) -> None:
+        release, self._release = self._release, None
+        try:
+            await self._response.aclose()
+        finally:
+            if release is not None:
+                release()
+
+
+_Response = registry_http.Response | _LaneResponse
+
+
+async def _read_body(response: _Response, url: httpx.URL, *, head: bool = False) -> bytes:
     """The body, at most MAX_BODY bytes (a manifest, an index, a token or an error is far smaller).
     A HEAD's Content-Length is the size of the manifest it did not send."""
     too_big = _Failure(BAD_FORMAT, f"bad answer: the answer from {_netloc(url)} is larger than {MAX_BODY} bytes")
@@ -621,7 +689,7 @@ async def _read_body(response: httpx.Response, url: httpx.URL, *, head: bool = F
     return b"".join(chunks)
 
 
-async def _drain(response: httpx.Response, limit: int = 64 * 1024) -> None:
+async def _drain(response: _Response, limit: int = 64 * 1024) -> None:
     """Read a body nobody needs (a redirect's) so the connection can be reused; past `limit`, give the
     connection up instead."""
     size = 0
