@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import os
-import pickle
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -75,6 +74,8 @@ def _start(work: Callable[[int], T], share: int) -> tuple[int, int] | None:
     # heap page by page; a process this short-lived has nothing worth collecting.
     code = 1
     try:
+        import pickle
+
         gc.disable()
         os.close(read)
         data = pickle.dumps(work(share), protocol=pickle.HIGHEST_PROTOCOL)
@@ -105,6 +106,8 @@ def _collect(child: tuple[int, int] | None) -> tuple[object] | None:
         return None
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         return None
+    import pickle  # here, not at the top: a one-document run never forks and pays nothing for it
+
     try:
         return (pickle.loads(b"".join(chunks)),)  # our own child's bytes, through our own pipe
     except Exception:  # noqa: BLE001 - truncated or garbled: redo the share
