@@ -5,6 +5,13 @@ from __future__ import annotations
 from gate.checks import CHECKS
 from gate.model import Finding, Report, ServiceChecklist
 
+# What manifest text can put in a report: controls, DEL and C1, line/paragraph separators, bidi
+# overrides and isolates, lone and paired surrogates (a non-UTF-8 file name), astral characters,
+# quotes and backslashes, and JSON's own syntax.
+HOSTILE = ["", "\x00\x01\x1f\x7f\x9b", "\t\n\r\x0b\x0c", "\x1b]0;title\x07\x1b[2J", "\u2028\u2029",
+           "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069", "\ud800", "\udfff", "n\udcffame",
+           "\ud83d\ude00", "\U0001f512 é ☃ \ufeff \uffff", '"\\/\'', '{"a": [1, 2]}\n  ,', "%0A::error::"]
+
 
 def finding(check: str = "route-backend-missing", message: str = "names Service shop/web, not in the render",
             **fields) -> Finding:
