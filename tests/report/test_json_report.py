@@ -8,9 +8,9 @@ import pytest
 from conftest import EXAMPLES, FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sample_reports import HOSTILE, finding, report_of
+from sample_reports import HOSTILE, finding, hostile_report, report_of
 
-from gate.model import ChecklistItem, ServiceChecklist, Status, Suppressed
+from gate.model import Suppressed
 from gate.report.json_report import document, finding_dict, finding_json, render
 from gate.run import RunConfig, run
 
@@ -24,19 +24,6 @@ def test_render_is_json_dumps_on_the_examples(folder):
     report = run(RunConfig(paths=[str(folder)], offline=True))
     assert report.findings or folder.name == "healthy"
     assert render(report) == stdlib(report)
-
-
-def hostile_report():
-    odd = [finding(message=text, hostname=text or None, source=text, image=text, name=text, namespace=text,
-                   file=text or "render.yaml", remediation=text, kind=text) for text in HOSTILE]
-    odd += [finding(unverified=True, line=0, source="", hostname=None),
-            finding(check="manifest-invalid", kind="", name="", namespace="", api_version="", line=-1)]
-    quiet = [Suppressed(finding=f, reason=f.message, by="annotation") for f in odd[:4]]
-    item = ChecklistItem(label="Backend Service exists", status=Status.FAIL, note="\x1b[2J", resource="HTTPRoute a/b",
-                         findings=odd[:3], suppressed=quiet[:2])
-    report = report_of(odd, services=[ServiceChecklist(hostname="\u202eevil", items=[item])])
-    report.suppressed.extend(quiet)
-    return report
 
 
 def test_render_is_json_dumps_for_hostile_findings():
