@@ -44,45 +44,87 @@ def compact(value: Any) -> str:
 
 
 def _write(value: Any, newline: str, space: str, colon: str) -> str:
-    def write(value: Any, margin: str) -> str:
+    parts: list[str] = []  # joined once: a report is tens of MiB, and a join per level copies all of it
+    add = parts.append
+
+    def write(value: Any, margin: str) -> None:
         kind = type(value)
         if kind is Written:
             if not value:
-                return "[]"
+                add("[]")
+                return
             inner = margin + space
-            items = [item.replace("\n", inner) for item in value] if newline else value
-            return "".join(("[", inner, ("," + inner).join(items), margin, "]"))  # one copy of a big list
+            separator = "," + inner
+            add("[")
+            add(inner)
+            if newline:  # written at level 0: re-indented to here
+                for n, item in enumerate(value):
+                    if n:
+                        add(separator)
+                    add(item.replace("\n", inner))
+            else:
+                for n, item in enumerate(value):
+                    if n:
+                        add(separator)
+                    add(item)
+            add(margin)
+            add("]")
+            return
         if kind is str:
-            return string(value)
+            add(string(value))
+            return
         if kind is dict or kind is list:
             pass
         elif isinstance(value, str):
-            return string(value)
+            add(string(value))
+            return
         elif value is None:
-            return "null"
+            add("null")
+            return
         elif value is True:
-            return "true"
+            add("true")
+            return
         elif value is False:
-            return "false"
+            add("false")
+            return
         elif isinstance(value, int):
-            return int.__repr__(value)
+            add(int.__repr__(value))
+            return
         elif isinstance(value, float):
-            return _float(value)
+            add(_float(value))
+            return
         if isinstance(value, (list, tuple)):
             if not value:
-                return "[]"
+                add("[]")
+                return
             inner = margin + space
-            items = [write(item, inner) for item in value]
-            return "".join(("[", inner, ("," + inner).join(items), margin, "]"))
+            separator = "," + inner
+            add("[")
+            for n, item in enumerate(value):
+                add(separator if n else inner)
+                write(item, inner)
+            add(margin)
+            add("]")
+            return
         if isinstance(value, dict):
             if not value:
-                return "{}"
+                add("{}")
+                return
             inner = margin + space
-            return "".join(("{", inner, ("," + inner).join(
-                [_key(key) + colon + write(item, inner) for key, item in value.items()]), margin, "}"))
+            separator = "," + inner
+            add("{")
+            for n, (key, item) in enumerate(value.items()):
+                add(separator if n else inner)
+                add(_key(key))
+                add(colon)
+                write(item, inner)
+            add(margin)
+            add("}")
+            return
         raise TypeError(f"Object of type {kind.__name__} is not JSON serializable")
 
-    return write(value, newline)
+    write(value, newline)
+    return "".join(parts)
 
 
 def _float(value: float) -> str:
