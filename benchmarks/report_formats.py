@@ -3,11 +3,11 @@
 The render is the 22,514 solver HTTPRoutes of benchmarks/make_solver_render.py, offline: every
 route's backend Service is missing, so the Report holds about 45,000 findings, the worst case for a
 reporter. The pipeline runs with `run(config, timings=...)`; the checks stage is the sum of its
-`check:<id>` seconds, measured in that same process (with `--runs N`, the fastest of N runs). Each format is then rendered from that same
-Report, best of N, as the CLI renders it (cyclic GC on, see gate/cli.py), and shown as a ratio
-against the checks stage (the budget: a format must cost less than the checks, `--budget`) and
-against the standard library's C JSON encoder writing every finding's fields once (a reference
-for how fast this machine serialises that much data; it does not depend on any reporter).
+`check:<id>` seconds, measured in this same process (with `--runs N`, the fastest of N runs). Each
+format is then rendered from that Report, best of --repeat, as the CLI renders it (cyclic GC on,
+see gate/cli.py), and shown as a ratio against the checks stage (the budget: a format must cost
+less than the checks, `--budget`) and against the standard library's C JSON encoder writing every
+finding's fields once (how fast this machine serialises that much data; no reporter code in it).
 
     python benchmarks/report_formats.py [--repeat N] [--runs N] [--budget 1.0] [--strict]
 
@@ -27,10 +27,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from make_solver_render import render  # noqa: E402
+from make_solver_render import render
 
-from gate.report import FORMATS  # noqa: E402
-from gate.run import RunConfig, run  # noqa: E402
+from gate.report import FORMATS
+from gate.run import RunConfig, run
 
 
 def best_of(repeat: int, fn) -> tuple[float, str]:

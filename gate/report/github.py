@@ -31,7 +31,8 @@ def annotation(finding: Finding) -> str:
     subject = f"{clean(finding.resource_ref)}: " if finding.resource_ref else ""
     # clean: a name with escape sequences must not reach the log raw (the runner prints the message)
     # the remediation is the catalogue's text, cleaned all the same: the runner prints it
-    message = f"{subject}{clean(finding.message, keep_lines=True)}\nRemediation: {clean(finding.remediation, keep_lines=True)}"
+    message = (f"{subject}{clean(finding.message, keep_lines=True)}"
+               f"\nRemediation: {clean(finding.remediation, keep_lines=True)}")
     props = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
     return f"::{COMMANDS[finding.severity]} {props}::{escape_data(message)}"
 

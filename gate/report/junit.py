@@ -106,8 +106,8 @@ def _testcase(check_id: str, name: str, finding: Finding | None, fail_on: str,
         return (f'{start}<skipped message="{_attribute(f"could not verify ({verdict}): {message}")}" />'
                 f'{CASE}</testcase>'), "skipped"
     # what the finding is and how to fix it, as the case's text
-    described = _text(f"{cleaned[finding.severity]} at "
-                      f"{cleaned[finding.file]}:{finding.line}: {message}\n  remediation: {cleaned[finding.remediation]}")
+    described = _text(f"{cleaned[finding.severity]} at {cleaned[finding.file]}:{finding.line}: {message}"
+                      f"\n  remediation: {cleaned[finding.remediation]}")
     if counts:
         return (f'{start}<failure type="{_attribute(finding.severity)}" '
                 f'message="{_attribute(f"{cleaned[finding.check]}: {message}")}">{described}</failure>'
@@ -139,12 +139,15 @@ def render(report: Report, colour: bool = False) -> str:
     cleaned = _Cleaned()
     for entry in report.checks:
         findings = by_check.get(entry.id, [])
-        cases = [_testcase(entry.id, name, f, report.fail_on, cleaned) for name, f in zip(_names(findings), findings)]
+        cases = [_testcase(entry.id, name, f, report.fail_on, cleaned)
+                 for name, f in zip(_names(findings), findings)]
         for quiet in silenced.get(entry.id, []):
-            skipped = _element("skipped", {"message": _clean(f"suppressed by {quiet.by}: {quiet.reason}")}, margin=CHILD)
-            cases.append((_element("testcase", {"classname": entry.id, "name": f"{_case_name(quiet.finding)} (suppressed)",
-                                                "time": "0", "file": _clean(quiet.finding.file),
-                                                "line": str(quiet.finding.line)}, [skipped], margin=CASE), "skipped"))
+            skipped = _element("skipped", {"message": _clean(f"suppressed by {quiet.by}: {quiet.reason}")},
+                               margin=CHILD)
+            case = _element("testcase", {"classname": entry.id, "name": f"{_case_name(quiet.finding)} (suppressed)",
+                                         "time": "0", "file": _clean(quiet.finding.file),
+                                         "line": str(quiet.finding.line)}, [skipped], margin=CASE)
+            cases.append((case, "skipped"))
         if not cases:
             offline = entry.probe is not None and report.probe_status.get(entry.probe) == "offline"
             case_name = f"{entry.title} ({'not run: offline' if offline else 'no findings'})"
