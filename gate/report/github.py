@@ -30,12 +30,41 @@ def annotation(finding: Finding) -> str:
         del properties["file"], properties["line"]
     subject = f"{clean(finding.resource_ref)}: " if finding.resource_ref else ""
     # clean: a name with escape sequences must not reach the log raw (the runner prints the message)
-    message = f"{subject}{clean(finding.message, keep_lines=True)}\nRemediation: {finding.remediation}"
+    # the remediation is the catalogue's text, cleaned all the same: the runner prints it
+    message = (f"{subject}{clean(finding.message, keep_lines=True)}"
+               f"\nRemediation: {clean(finding.remediation, keep_lines=True)}")
     props = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
     return f"::{COMMANDS[finding.severity]} {props}::{escape_data(message)}"
 
 
+class _Once(dict):
+    """A value per key, computed the first time: what many annotations repeat (a file's properties,
+    a check's title, a remediation) is cleaned and escaped once, not per finding."""
+
+    def __init__(self, compute) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, key):
+        value = self[key] = self.compute(key)
+        return value
+
+
 def render(report: Report, colour: bool = False) -> str:
-    lines = [annotation(f) for f in report.findings]
+    # annotation(f) for every finding, with the parts that repeat written once: escape_data and
+    # escape_property replace single characters, so the escape of a text is its parts' escapes joined.
+    files = _Once(lambda file: f"file={escape_property(clean(relative_path(file) or file))},line="
+                  if on_disk(file) else "")
+    titles = _Once(lambda key: "title=" + escape_property(key[0] + (" (could not verify)" if key[1] else "")))
+    remedies = _Once(lambda text: escape_data(f"\nRemediation: {clean(text, keep_lines=True)}"))
+    lines = []
+    for f in report.findings:
+        place = files[f.file]
+        if place:
+            place = f"{place}{escape_property(str(max(1, f.line)))},"
+        ref = f.resource_ref
+        subject = f"{clean(ref)}: " if ref else ""
+        lines.append(f"::{COMMANDS[f.severity]} {place}{titles[f.check, f.unverified]}::"
+                     f"{escape_data(subject + clean(f.message, keep_lines=True))}{remedies[f.remediation]}")
     lines.extend(f"::error title={escape_property('ingress-gate input error')}::{escape_data(clean(error, keep_lines=True))}" for error in report.errors)
     return "".join(f"{line}\n" for line in lines)

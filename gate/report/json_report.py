@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from gate.model import ChecklistItem, Finding, Report
+from gate.model import ChecklistItem, Finding, Report, Suppressed
+from gate.report.jsontext import Written, boolean, indented, string
 
 SCHEMA_VERSION = 1
 
@@ -28,16 +28,54 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     return out
 
 
-def item_dict(item: ChecklistItem) -> dict[str, Any]:
+def suppressed_dict(quiet: Suppressed) -> dict[str, Any]:
+    return {**finding_dict(quiet.finding), "reason": quiet.reason, "suppressedBy": quiet.by}
+
+
+class _Plain:
+    """How `document` turns findings into values: dicts (`document(report)`, what tooling reads)."""
+
+    def findings(self, findings: list[Finding]) -> list[Any]:
+        return [finding_dict(f) for f in findings]
+
+    def suppressed(self, entries: list[Suppressed]) -> list[Any]:
+        return [suppressed_dict(s) for s in entries]
+
+
+class _Text(_Plain):
+    """...or their JSON text, each finding written once (it is in `findings` and again under its
+    checklist line), in Written arrays: what `render` encodes (gate.report.jsontext says why)."""
+
+    def __init__(self) -> None:
+        self.written: dict[int, str] = {}
+
+    def findings(self, findings: list[Finding]) -> list[Any]:
+        written = self.written
+        out = Written()
+        for f in findings:
+            text = written.get(id(f))
+            if text is None:
+                text = written[id(f)] = finding_json(f)
+            out.append(text)
+        return out
+
+    def suppressed(self, entries: list[Suppressed]) -> list[Any]:
+        # suppressed_dict's keys: finding_dict's (the text without its closing "\n}"), then two more
+        return Written(f"{finding_json(s.finding)[:-2]},\n  \"reason\": {indented(s.reason)},"
+                       f"\n  \"suppressedBy\": {indented(s.by)}\n}}" for s in entries)
+
+
+def item_dict(item: ChecklistItem, values: _Plain | None = None) -> dict[str, Any]:
+    values = values or _Plain()
     out = {"label": item.label, "status": item.status, "note": item.note, "resources": item.resource,
-           "findings": [finding_dict(f) for f in item.findings]}
+           "findings": values.findings(item.findings)}
     if item.suppressed:
-        out["suppressed"] = [{**finding_dict(s.finding), "reason": s.reason, "suppressedBy": s.by}
-                             for s in item.suppressed]
+        out["suppressed"] = values.suppressed(item.suppressed)
     return out
 
 
-def document(report: Report) -> dict[str, Any]:
+def document(report: Report, values: _Plain | None = None) -> dict[str, Any]:
+    values = values or _Plain()
     return {
         "schemaVersion": SCHEMA_VERSION,
         "verdict": report.verdict.value,  # passed / failed / error, as the exit code 0 / 1 / 2
@@ -45,11 +83,10 @@ def document(report: Report) -> dict[str, Any]:
         "failOn": report.fail_on,
         "summary": report.summary,
         "counts": report.counts,
-        "findings": [finding_dict(f) for f in report.findings],
-        "services": [{"hostname": s.hostname, "status": s.status, "items": [item_dict(i) for i in s.items]}
+        "findings": values.findings(report.findings),
+        "services": [{"hostname": s.hostname, "status": s.status, "items": [item_dict(i, values) for i in s.items]}
                      for s in report.services],
-        "suppressed": [{**finding_dict(s.finding), "reason": s.reason, "suppressedBy": s.by}
-                       for s in report.suppressed],
+        "suppressed": values.suppressed(report.suppressed),
         "skipped": [{"file": s.file, "line": s.line, "reason": s.reason} for s in report.skipped],
         "inputErrors": report.errors,
         "stats": {"files": report.files, "documents": report.documents, "resources": report.resources,
@@ -62,4 +99,28 @@ def document(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report, colour: bool = False) -> str:
-    return json.dumps(document(report), indent=2) + "\n"
+    """Exactly `json.dumps(document(report), indent=2) + "\\n"` (tests/report/test_json_report.py)."""
+    return indented(document(report, _Text())) + "\n"
+
+
+def finding_json(finding: Finding) -> str:
+    """`json.dumps(finding_dict(finding), indent=2)`, written directly (the keys are finding_dict's)."""
+    line, unverified = finding.line, finding.unverified
+    if type(line) is not int or type(unverified) is not bool:  # not what the model says: json decides
+        return indented(finding_dict(finding))
+    try:
+        optional = ""
+        if finding.source:
+            optional = f',\n  "source": {string(finding.source)}'
+        if finding.hostname:
+            optional += f',\n  "hostname": {string(finding.hostname)}'
+        if finding.image:
+            optional += f',\n  "image": {string(finding.image)}'
+        return (f'{{\n  "check": {string(finding.check)},\n  "severity": {string(finding.severity)},'
+                f'\n  "message": {string(finding.message)},\n  "remediation": {string(finding.remediation)},'
+                f'\n  "resource": {{\n    "apiVersion": {string(finding.api_version)},'
+                f'\n    "kind": {string(finding.kind)},\n    "namespace": {string(finding.namespace)},'
+                f'\n    "name": {string(finding.name)}\n  }},\n  "file": {string(finding.file)},'
+                f'\n  "line": {int.__repr__(line)},\n  "unverified": {boolean(unverified)}{optional}\n}}')
+    except TypeError:  # a field that is not a str: json decides how it is written
+        return indented(finding_dict(finding))

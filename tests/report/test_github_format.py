@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import gate_cli, write
-from sample_reports import example_findings, finding, report_of
+import pytest
+from conftest import EXAMPLES, FIXTURES, gate_cli, write
+from sample_reports import example_findings, finding, hostile_report, report_of
 
 from gate.report import github
+from gate.run import RunConfig, run
 
 
 def parse_command(line: str) -> tuple[str, dict[str, str], str]:
@@ -74,3 +76,27 @@ def test_findings_from_stdin_or_argo_cd_have_no_file_to_annotate():
     for place in ("<stdin>", "argocd:shop/HTTPRoute/shop/web"):
         name, props, data = parse_command(github.render(report_of([finding(file=place, line=1)])).rstrip("\n"))
         assert name == "error" and set(props) == {"title"} and data.startswith("HTTPRoute shop/web: ")
+
+
+def annotations_one_by_one(report) -> str:
+    return "".join(f"{github.annotation(f)}\n" for f in report.findings)
+
+
+def test_render_writes_each_annotation_as_annotation_does():
+    """render writes the repeated parts once; every line is still annotation(finding), hostile text,
+    files that are not on disk, unverified findings and a line of 0 included."""
+    report = hostile_report()
+    report.findings += [finding(file="<stdin>", line=0), finding(file="argocd:a/HTTPRoute/b/c", unverified=True),
+                        finding(file="dir,with:odd%chars/x.yaml", line=-3, severity="info"),
+                        finding(file="/elsewhere/x.yaml", severity="warning")]
+    report.errors = []
+    assert github.render(report) == annotations_one_by_one(report)
+    for line in github.render(report).splitlines():
+        parse_command(line)  # each one command: no data broke out
+
+
+@pytest.mark.parametrize("folder", [EXAMPLES / "incident", FIXTURES], ids=lambda p: p.name)
+def test_render_is_annotation_per_finding_on_the_examples(folder):
+    report = run(RunConfig(paths=[str(folder)], offline=True))
+    report.errors = []
+    assert report.findings and github.render(report) == annotations_one_by_one(report)

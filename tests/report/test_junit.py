@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from conftest import check_text, gate_cli
-from sample_reports import example_findings, finding, report_of
+import pytest
+from conftest import EXAMPLES, FIXTURES, check_text, gate_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sample_reports import HOSTILE, example_findings, finding, hostile_report, report_of
 
 from gate.report import junit
+from gate.run import RunConfig, run
 
 EMPTY_REASON = """
 apiVersion: v1
@@ -84,3 +88,52 @@ def test_control_characters_and_markup_stay_well_formed():
     assert '<tag attr="x"> &' in failure.get("message") and "\\x1b" in failure.get("message")
     error = next(root.iter("error"))
     assert error.get("message") == "cannot read <a&b>" and root.get("errors") == "1"
+
+
+def as_elementtree_writes_it(text: str) -> str:
+    """The document `text` denotes, written by ElementTree (after ET.indent), as the format was
+    written before it was written as text."""
+    root = ET.fromstring(text)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def parsed_line_ends(text: str) -> str:
+    # an XML parser reads CR LF and a lone CR in character data as LF (attributes carry CR as &#13;)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@pytest.mark.parametrize("folder", [EXAMPLES / "healthy", EXAMPLES / "incident", FIXTURES], ids=lambda p: p.name)
+def test_the_text_is_what_elementtree_writes_on_the_examples(folder):
+    for fail_on in ("error", "warning"):
+        text = junit.render(run(RunConfig(paths=[str(folder)], offline=True, fail_on=fail_on)))
+        assert text == as_elementtree_writes_it(text)
+
+
+def test_the_text_is_what_elementtree_writes_for_hostile_text():
+    """Markup, quotes, CR/LF/tab, controls, bidi and surrogates in every field of every kind of case
+    (failure, skipped, suppressed, below --fail-on, input error) are escaped as ElementTree escapes them."""
+    report = hostile_report()
+    report.findings += [finding(severity="warning", message="a\r\nb\t<c>&\"'"), finding(unverified=True, file="\t&\"")]
+    report.errors += [f"cannot read {text}" for text in HOSTILE]
+    text = junit.render(report)
+    assert parsed_line_ends(text) == as_elementtree_writes_it(text)
+    assert "\x1b" not in text and "\ud800" not in text
+    nothing = report_of([])
+    nothing.checks = []
+    assert junit.render(nothing) == as_elementtree_writes_it(junit.render(nothing))
+
+
+_text = st.text(st.one_of(st.characters(codec=None, categories=None), st.sampled_from("".join(HOSTILE) + "<>&\"'")),
+                max_size=10)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.fixed_dictionaries({"message": _text, "name": _text, "file": _text, "remediation": _text,
+                                       "severity": st.sampled_from(["error", "warning", "info"]),
+                                       "unverified": st.booleans(), "line": st.integers(-2, 10**6)}), max_size=4),
+       st.sampled_from(["error", "warning"]))
+def test_any_finding_is_written_as_elementtree_writes_it(fields, fail_on):
+    report = report_of([finding(**f) for f in fields], fail_on=fail_on)
+    text = junit.render(report)
+    assert parsed_line_ends(text) == as_elementtree_writes_it(text)

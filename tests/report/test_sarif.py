@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
-from conftest import EXAMPLES, gate_cli, needs_shared, write
-from sample_reports import example_findings, finding, report_of
+import pytest
+from conftest import EXAMPLES, FIXTURES, gate_cli, needs_shared, write
+from sample_reports import example_findings, finding, hostile_report, report_of
 from sarif_check import valid_sarif
 
 from gate.checks import CHECKS
 from gate.report import sarif
+from gate.run import RunConfig, run
 
 
 def gate_sarif(*args: str, cwd=None) -> tuple[int, dict]:
@@ -130,3 +133,44 @@ def test_sarif_file_written_next_to_text_output(tmp_path):
     proc = gate_cli("check", "--offline", "--format", f"sarif={out}", "examples/incident")
     assert proc.returncode == 1 and b"FAILED: " in proc.stdout
     assert len(valid_sarif(out.read_text(encoding="utf-8"))["runs"][0]["results"]) == len(example_findings("incident"))
+
+
+def stdlib_sarif(report) -> str:
+    return json.dumps(sarif.document(report), separators=(",", ":")) + "\n"
+
+
+@needs_shared
+@pytest.mark.parametrize("folder", [EXAMPLES / "healthy", EXAMPLES / "incident", FIXTURES], ids=lambda p: p.name)
+def test_render_is_json_dumps_of_the_document_on_the_examples(folder):
+    """The results written as text are what json writes of the plain document, byte for byte."""
+    report = run(RunConfig(paths=[str(folder)], offline=True))
+    text = sarif.render(report)
+    assert text == stdlib_sarif(report)
+    valid_sarif(text)
+
+
+@needs_shared
+def test_hostile_text_is_escaped_as_json_escapes_it_and_still_validates():
+    """Controls, bidi overrides and surrogates in every field: the message shows them as escapes
+    (safe.clean), every other field is json's escape; the log validates."""
+    report = hostile_report()
+    report.findings.append(finding(file="<stdin>", line=0, source="chart/templates/x.yaml", kind=""))
+    text = sarif.render(report)
+    assert text == stdlib_sarif(report) and text.isascii()
+    messages = [r["message"]["text"] for r in valid_sarif(text)["runs"][0]["results"]]
+    assert not [m for m in messages if any(c in m for c in "\x1b\u202e\ud800\n")]
+
+
+@pytest.mark.parametrize("fields", [{"line": "3"}, {"line": True}, {"unverified": 1}, {"hostname": ["a"]},
+                                    {"name": 7}, {"image": {"x": 1}}])
+def test_a_field_of_another_type_is_written_as_json_would(fields):
+    """Findings built outside the loader need not follow the model's types: the text is json's,
+    or the same error as the plain document's (a line that is not a number cannot be a SARIF line)."""
+    report = report_of([finding(**fields), finding()])
+    try:
+        expected = stdlib_sarif(report)
+    except TypeError:
+        with pytest.raises(TypeError):
+            sarif.render(report)
+    else:
+        assert sarif.render(report) == expected

@@ -1,0 +1,155 @@
+"""JSON text exactly as `json.dumps` writes it, for reports of tens of thousands of findings.
+
+json's C encoder runs only without `indent`, and its Python encoder, which `indent=2` uses, costs
+more than the checks at 45,000 findings. The C encoder is fast, but a reporter that first builds
+ten dicts per finding for it pays for them twice: building them, and the cyclic garbage collector
+passing over the whole Report each time those allocations trigger it (a SARIF render of the
+solver benchmark took 1.7 s with collection on, 0.9 s with it off; benchmarks/report_formats.py).
+So a reporter writes each finding's text itself with `string` (json's own C escaper: ASCII only,
+every control character, quote, backslash and surrogate escaped), and places it in the rest of
+the document, built as plain values, in a `Written` array that `indented` / `compact` copy as it is.
+
+`indented(v)` is `json.dumps(v, indent=2)` and `compact(v)` is `json.dumps(v, separators=(",", ":"))`
+for every JSON-shaped value (str, int, float, bool, None, list, tuple, dict; the same key rules),
+`Written` arrays aside; tests/report/test_jsontext.py holds them to it.
+"""
+
+from __future__ import annotations
+
+import math
+from json.encoder import encode_basestring_ascii
+from typing import Any
+
+string = encode_basestring_ascii  # "..." as json.dumps (ensure_ascii=True) writes a str
+
+
+class Written(list):
+    """A JSON array whose items are JSON text already written (as `indented` writes at level 0, or
+    compact), placed as they are, re-indented to where the array lands. One object per array, not
+    a str subclass per item: instances of a Python class are tracked by the garbage collector."""
+
+
+def boolean(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def indented(value: Any) -> str:
+    """`json.dumps(value, indent=2)`."""
+    return _write(value, "\n", "  ", ": ")
+
+
+def compact(value: Any) -> str:
+    """`json.dumps(value, separators=(",", ":"))`."""
+    return _write(value, "", "", ":")
+
+
+def _write(value: Any, newline: str, space: str, colon: str) -> str:
+    parts: list[str] = []  # joined once: a report is tens of MiB, and a join per level copies all of it
+    add = parts.append
+
+    def write(value: Any, margin: str) -> None:
+        kind = type(value)
+        if kind is Written:
+            if not value:
+                add("[]")
+                return
+            inner = margin + space
+            separator = "," + inner
+            add("[")
+            add(inner)
+            if newline:  # written at level 0: re-indented to here
+                for n, item in enumerate(value):
+                    if n:
+                        add(separator)
+                    add(item.replace("\n", inner))
+            else:
+                for n, item in enumerate(value):
+                    if n:
+                        add(separator)
+                    add(item)
+            add(margin)
+            add("]")
+            return
+        if kind is str:
+            add(string(value))
+            return
+        if kind is dict or kind is list:
+            pass
+        elif isinstance(value, str):
+            add(string(value))
+            return
+        elif value is None:
+            add("null")
+            return
+        elif value is True:
+            add("true")
+            return
+        elif value is False:
+            add("false")
+            return
+        elif isinstance(value, int):
+            add(int.__repr__(value))
+            return
+        elif isinstance(value, float):
+            add(_float(value))
+            return
+        if isinstance(value, (list, tuple)):
+            if not value:
+                add("[]")
+                return
+            inner = margin + space
+            separator = "," + inner
+            add("[")
+            for n, item in enumerate(value):
+                add(separator if n else inner)
+                write(item, inner)
+            add(margin)
+            add("]")
+            return
+        if isinstance(value, dict):
+            if not value:
+                add("{}")
+                return
+            inner = margin + space
+            separator = "," + inner
+            add("{")
+            for n, (key, item) in enumerate(value.items()):
+                add(separator if n else inner)
+                add(_key(key))
+                add(colon)
+                write(item, inner)
+            add(margin)
+            add("}")
+            return
+        raise TypeError(f"Object of type {kind.__name__} is not JSON serializable")
+
+    write(value, newline)
+    return "".join(parts)
+
+
+def _float(value: float) -> str:
+    # json's allow_nan=True spellings
+    if math.isnan(value):
+        return "NaN"
+    if value == float("inf"):
+        return "Infinity"
+    if value == float("-inf"):
+        return "-Infinity"
+    return float.__repr__(value)
+
+
+def _key(key: Any) -> str:
+    # json's rules for keys (skipkeys=False), in its order: a bool is not written as an int
+    if isinstance(key, str):
+        return string(key)
+    if isinstance(key, float):
+        return string(_float(key))
+    if key is True:
+        return '"true"'
+    if key is False:
+        return '"false"'
+    if key is None:
+        return '"null"'
+    if isinstance(key, int):
+        return string(int.__repr__(key))
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
