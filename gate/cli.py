@@ -210,19 +210,29 @@ def render_output(report: Report, name: str, to_terminal: bool, *, verbose: bool
     return text_report.render(report, to_terminal and use_colour(), verbose=verbose, quiet=quiet, width=width)
 
 
+_WRITE_CHUNK = 1 << 20  # characters encoded and written at a time
+
+
 def write_outputs(report: Report, outputs: list[tuple[str, str | None]], *, verbose: bool, quiet: bool) -> int:
     """Every format to stdout or its file; a file that cannot be written is reported and the others
     still are. Returns how many could not be written."""
     failed = 0
     for name, path in outputs:
         if path is None:
-            click.echo(render_output(report, name, True, verbose=verbose, quiet=quiet), nl=False)
+            text = render_output(report, name, True, verbose=verbose, quiet=quiet)
+            # The text report may hold colour, which click strips off a pipe: not cut mid-sequence.
+            chunk = len(text) or 1 if name == "text" else _WRITE_CHUNK
+            for start in range(0, len(text), chunk):
+                click.echo(text[start:start + chunk], nl=False)
             continue
         try:
+            text = render_output(report, name, False, verbose=verbose, quiet=quiet)
             # backslashreplace: reporters escape what they print, this only keeps a missed surrogate
-            # from losing a whole report
-            Path(path).write_bytes(render_output(report, name, False, verbose=verbose, quiet=quiet)
-                                   .encode("utf-8", "backslashreplace"))
+            # from losing a whole report. Encoded a slice at a time: the JSON report of a render of
+            # 100,000 objects is 200 MiB, and its bytes beside the text would double that.
+            with open(path, "w", encoding="utf-8", errors="backslashreplace", newline="") as out:
+                for start in range(0, len(text), _WRITE_CHUNK):
+                    out.write(text[start:start + _WRITE_CHUNK])
         except OSError as exc:
             click.echo(f"gate: cannot write {clean(path)}: {clean(exc.strerror or exc)}", err=True)
             failed += 1
