@@ -34,12 +34,7 @@ def _case_name(finding: Finding) -> str:
 
 def _attribute(text: str) -> str:
     """ElementTree's escape for an attribute value: markup, quotes, and CR, LF, tab as references."""
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
+    text = _text(text)
     if '"' in text:
         text = text.replace('"', "&quot;")
     if "\r" in text:
