@@ -47,6 +47,8 @@ def fork_map(work: Callable[[int], T], shares: int) -> list[T]:
     (one after the other here, where forking is unsafe)."""
     if not can_fork():
         return [work(share) for share in range(shares)]
+    import pickle  # noqa: F401 - imported before forking: a child then only finds it in sys.modules
+
     children = [_start(work, share) for share in range(1, shares)]
     results = [work(0)]
     for share, child in enumerate(children, 1):

@@ -11,14 +11,21 @@ from gate import parallel
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forking needs a POSIX system")
 
 
-def test_results_come_back_in_share_order_from_real_children() -> None:
+@pytest.fixture
+def forking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Servers other tests started may still have threads in this process, which makes the real
+    `can_fork` (rightly) refuse; these tests fork anyway, with work that takes no lock."""
+    monkeypatch.setattr(parallel, "can_fork", lambda: True)
+
+
+def test_results_come_back_in_share_order_from_real_children(forking: None) -> None:
     parent = os.getpid()
     pids = parallel.fork_map(lambda k: (k, os.getpid()), 3)
     assert [k for k, _ in pids] == [0, 1, 2]
     assert pids[0][1] == parent and len({pid for _, pid in pids}) == 3
 
 
-def test_a_failing_child_share_is_done_here() -> None:
+def test_a_failing_child_share_is_done_here(forking: None) -> None:
     parent = os.getpid()
 
     def work(k: int) -> int:
@@ -31,7 +38,7 @@ def test_a_failing_child_share_is_done_here() -> None:
     assert parallel.fork_map(work, 3) == [0, 10, 20]
 
 
-def test_an_unpicklable_result_is_computed_here() -> None:
+def test_an_unpicklable_result_is_computed_here(forking: None) -> None:
     parent = os.getpid()
     assert parallel.fork_map(lambda k: (lambda: k) if os.getpid() != parent else k, 2)[1] == 1
 
@@ -52,6 +59,6 @@ def test_with_another_thread_running_every_share_runs_here(monkeypatch: pytest.M
         thread.join()
 
 
-def test_small_work_is_not_split() -> None:
+def test_small_work_is_not_split(forking: None) -> None:
     assert parallel.shares_for(99, 100) == 1
     assert parallel.shares_for(100, 100) == parallel.cpus()

@@ -76,12 +76,18 @@ def test_offline_one_document_check_imports_no_network_library(tmp_path):
     assert "gate.apischema.validator" in modules  # the ConfigMap was validated, not skipped
 
 
-def test_the_module_listing_sees_what_a_format_imports(tmp_path):
-    """The same run writing JUnit imports xml: the listing above would show a heavy import."""
-    path = write(tmp_path, "one.yaml", CONFIGMAP)
-    code, modules = gate_modules(tmp_path, "check", "--offline", "--format", f"junit={tmp_path / 'r.xml'}", str(path))
+def test_the_module_listing_sees_what_a_render_needs(tmp_path):
+    """A render that carries a TLS key pair imports cryptography: the listing above would show a heavy import."""
+    path = write(tmp_path, "one.yaml", CONFIGMAP + """---
+apiVersion: v1
+kind: Secret
+metadata: {name: pay-tls, namespace: shop}
+type: kubernetes.io/tls
+data: {tls.crt: bm90IGEgY2VydA==, tls.key: bm90IGEga2V5}
+""")
+    code, modules = gate_modules(tmp_path, "check", "--offline", str(path))
     heavy = among(modules, HEAVY)
-    assert code == 0 and "xml.etree.ElementTree" in heavy and all(m.startswith("xml") for m in heavy)
+    assert code == 1 and "cryptography" in heavy and all(m.startswith("cryptography") for m in heavy), heavy
 
 
 def test_version_and_help_import_no_pipeline(tmp_path):
