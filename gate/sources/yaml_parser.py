@@ -7,6 +7,7 @@ cannot differ. Depth, size and alias expansion are bounded before anything walks
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 from collections.abc import Iterator
@@ -47,7 +48,14 @@ _DEEP_LINE = re.compile(rf"\n[ \t?:-]{{{MAX_DEPTH // 2}}}")  # searched in "\n" 
 # yaml-rs builds some of them anyway). A longer run of digits goes to libyaml, which refuses the number.
 MAX_NUMBER_DIGITS = 1000
 _LONG_DIGITS = re.compile(rf"(?<![0-9])[0-9]{{{MAX_NUMBER_DIGITS}}}")  # starts at a run's start only: linear
-_FAST_UNSAFE = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_FAST_UNSAFE_CLASS = "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+
+
+@functools.cache
+def _fast_unsafe() -> re.Pattern[str]:
+    # Compiled when first needed: the class's ranges take ~6 ms to compile, a tenth of a one-file
+    # run's start-up, and only a document with a character str.isprintable() refuses needs it.
+    return re.compile(_FAST_UNSAFE_CLASS)
 
 _UNQUOTED_TEMPLATE = re.compile(r"(?:^|:[ \t]|-[ \t])[ \t]*\{\{", re.MULTILINE)  # `key: {{ .Values.x }}`
 
@@ -136,9 +144,9 @@ def yaml11_sensitive(text: str) -> bool:
     characters libyaml refuses or folds (the fast path must never accept what kubectl refuses)."""
     if _has_flow_collections(text):
         return True  # libyaml's either way: the cheapest decisive test first (big CRDs have flow lists)
-    # str.isprintable() (C speed) is false for every character _FAST_UNSAFE names, and for a few more:
+    # str.isprintable() (C speed) is false for every character _FAST_UNSAFE_CLASS names, and for a few more:
     # only then is the exact pattern needed
-    unsafe = not text.replace("\n", "").isprintable() and _FAST_UNSAFE.search(text)
+    unsafe = not text.replace("\n", "").isprintable() and _fast_unsafe().search(text)
     if unsafe or _LONG_DIGITS.search(text) or _ends_like_yaml_rs_misreads(text):
         return True
     if any(char in text for char in _RARE_INDICATORS):
