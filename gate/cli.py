@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -206,7 +205,11 @@ def render_output(report: Report, name: str, to_terminal: bool, *, verbose: bool
         return FORMATS[name](report, False)
     from gate.report import text as text_report
 
-    width = shutil.get_terminal_size().columns if to_terminal and sys.stdout.isatty() else None
+    width = None
+    if to_terminal and sys.stdout.isatty():
+        import shutil  # only a terminal needs its width
+
+        width = shutil.get_terminal_size().columns
     return text_report.render(report, to_terminal and use_colour(), verbose=verbose, quiet=quiet, width=width)
 
 

@@ -45,7 +45,7 @@ def shares_for(items: int, minimum: int) -> int:
 def fork_map(work: Callable[[int], T], shares: int) -> list[T]:
     """[work(0), ..., work(shares - 1)]: work(0) here, the others in forked children at the same time
     (one after the other here, where forking is unsafe)."""
-    if not can_fork():
+    if shares <= 1 or not can_fork():
         return [work(share) for share in range(shares)]
     import pickle  # noqa: F401 - imported before forking: a child then only finds it in sys.modules
 
