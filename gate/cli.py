@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -216,6 +217,10 @@ def render_output(report: Report, name: str, to_terminal: bool, *, verbose: bool
 _WRITE_CHUNK = 1 << 20  # characters encoded and written at a time
 
 
+def _pieces(text: str) -> Iterator[str]:
+    return (text[start:start + _WRITE_CHUNK] for start in range(0, len(text), _WRITE_CHUNK))
+
+
 def write_outputs(report: Report, outputs: list[tuple[str, str | None]], *, verbose: bool, quiet: bool) -> int:
     """Every format to stdout or its file; a file that cannot be written is reported and the others
     still are. Returns how many could not be written."""
@@ -223,10 +228,9 @@ def write_outputs(report: Report, outputs: list[tuple[str, str | None]], *, verb
     for name, path in outputs:
         if path is None:
             text = render_output(report, name, True, verbose=verbose, quiet=quiet)
-            # The text report may hold colour, which click strips off a pipe: not cut mid-sequence.
-            chunk = len(text) or 1 if name == "text" else _WRITE_CHUNK
-            for start in range(0, len(text), chunk):
-                click.echo(text[start:start + chunk], nl=False)
+            # The text report may hold colour, which click strips off a pipe: never cut mid-sequence.
+            for piece in [text] if name == "text" else _pieces(text):
+                click.echo(piece, nl=False)
             continue
         try:
             text = render_output(report, name, False, verbose=verbose, quiet=quiet)
@@ -234,8 +238,7 @@ def write_outputs(report: Report, outputs: list[tuple[str, str | None]], *, verb
             # from losing a whole report. Encoded a slice at a time: the JSON report of a render of
             # 100,000 objects is 200 MiB, and its bytes beside the text would double that.
             with open(path, "w", encoding="utf-8", errors="backslashreplace", newline="") as out:
-                for start in range(0, len(text), _WRITE_CHUNK):
-                    out.write(text[start:start + _WRITE_CHUNK])
+                out.writelines(_pieces(text))
         except OSError as exc:
             click.echo(f"gate: cannot write {clean(path)}: {clean(exc.strerror or exc)}", err=True)
             failed += 1

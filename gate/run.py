@@ -66,17 +66,17 @@ FIELD_LINES_PER_OBJECT = 128
 FIELD_LINE_TEXT_PER_OBJECT = 16 * 1024 * 1024
 
 
-def to_finding(check: Check, hit: Hit, severity: str, lookups: dict[int, int] | None = None) -> Finding:
+def to_finding(check: Check, hit: Hit, severity: str, lookups: dict[int, int]) -> Finding:
+    """The finding a hit makes; `lookups` counts field-line lookups per object across the run."""
     res = hit.resource
     target = res.derived_from if res is not None and res.derived_from is not None else res
     line = hit.line
     if not line and res is not None and res is target and hit.path:
-        done = lookups.get(id(res), 0) if lookups is not None else 0
+        done = lookups.get(id(res), 0)
         allowed = min(FIELD_LINES_PER_OBJECT, max(1, FIELD_LINE_TEXT_PER_OBJECT // max(1, len(res.text or ""))))
         if done < allowed:
             line = field_line(res, hit.path)
-            if lookups is not None:
-                lookups[id(res)] = done + 1
+            lookups[id(res)] = done + 1
     return Finding(
         check=check.id, severity=severity, message=hit.message,
         file=hit.file or (target.file if target else "<input>"), line=line or (target.line if target else 1),

@@ -31,8 +31,6 @@ def validate_all(validator: Validator, objects: Sequence[Any], workers: int | No
     """
     count = workers if workers is not None else parallel.shares_for(len(objects), MIN_PARALLEL)
     count = max(1, min(count, len(objects) // CHUNK + 1))
-    if not parallel.can_fork():
-        count = 1
 
     def share(k: int) -> list[tuple[int, Result]]:
         found = []

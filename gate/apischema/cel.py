@@ -222,32 +222,27 @@ def rules_of(node: Node) -> list[Rule]:
     return node.rules
 
 
-_COMBINED: dict[tuple[str, ...], Any] = {}
-_COMBINED_OF: dict[int, tuple[list, Any]] = {}  # per rule list: the lookup above runs per evaluation
+_COMBINED: dict[tuple[str, ...], Any] = {}  # by rule texts: versions of one CRD share their rules
 
 
-def _combined(rules: list[Rule]) -> Any:
+def _combined(node: Node, rules: list[Rule]) -> Any:
     """All evaluable rules of a node as one program returning a list: one call when all pass.
 
     Only a shortcut: any other outcome (a false, an error) re-runs the rules one by one, so the
-    semantics are the single rules' own.
+    semantics are the single rules' own. Kept on the node: it is asked for on every evaluation.
     """
-    known = _COMBINED_OF.get(id(rules))
-    if known is not None and known[0] is rules:
-        return known[1]
+    if node.combined is not None:
+        return node.combined or None
     texts = tuple(r.rule for r in rules if r.program is not None and not r.transition)
-    if len(texts) < 2:
-        program = None
-    else:
+    program = None
+    if len(texts) >= 2:
         if texts not in _COMBINED:
             try:
                 _COMBINED[texts] = _env().compile("[" + ", ".join(f"({t})" for t in texts) + "]")
             except Exception:
                 _COMBINED[texts] = None
         program = _COMBINED[texts]
-    # A node's rule list lives as long as its schema; the list is kept in the entry so that its id
-    # cannot be reused by another list.
-    _COMBINED_OF[id(rules)] = (rules, program)
+    node.combined = program if program is not None else False
     return program
 
 
@@ -400,7 +395,7 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
 
 def _evaluate(node: Node, rules: list[Rule], value: Any, out: list[Violation]) -> None:
     self_value = _MISSING
-    combined = _combined(rules)
+    combined = _combined(node, rules)
     if combined is not None:
         self_value = to_cel(node, value)
         try:

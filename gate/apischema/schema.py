@@ -156,7 +156,7 @@ class Node:
                  "xmin", "xmax", "min_len", "max_len", "min_items", "max_items", "min_props",
                  "max_props", "default", "has_default", "list_type", "map_keys", "int_or_string",
                  "embedded", "any_of", "one_of", "all_of", "not_", "rules", "builtin",
-                 "defaults", "cel_escape", "cel_rules", "conv", "pytypes", "checks_string",
+                 "defaults", "cel_escape", "cel_rules", "conv", "combined", "pytypes", "checks_string",
                  "checks_number", "extra", "pending")
 
     def __init__(self) -> None:
@@ -190,6 +190,7 @@ class Node:
         self.cel_escape = False
         self.cel_rules: list | None = None  # the raw x-kubernetes-validations entries
         self.conv: bool | frozenset | None = None  # what CEL needs converted (cel._conversion)
+        self.combined: Any = None  # the rules as one CEL program, False when there is none (cel._combined)
         # Precomputed for the hot path: accepted Python types (None: any), what to check.
         self.pytypes: frozenset | None = None
         self.checks_string = self.checks_number = self.extra = False
@@ -365,7 +366,6 @@ class Checker:
             # here (the object is refused either way) instead of formatting and holding them all.
             raise TooManyViolations
         self.violations.append(Violation(tuple(self.path) + extra, message, "schema"))
-
 
     def here(self, extra: tuple = ()) -> str:
         return format_path(tuple(self.path) + extra)

@@ -123,8 +123,6 @@ def _ends_like_yaml_rs_misreads(text: str) -> bool:
         return True
     if (_EMPTY_KEY_HINT.search(text) or text.lstrip(" \t-")[:1] == ":") and _EMPTY_KEY.search("\n" + text):
         return True
-    if _has_flow_collections(text):
-        return True
     if ("[]" in text or "{}" in text) and _EMPTY_FLOW_KEY.search(text):
         return True  # `[]: value`: a collection as a key, which yaml-rs accepts and libyaml refuses
     end = len(text)
