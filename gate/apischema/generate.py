@@ -15,13 +15,16 @@ Sources, never hand-written schemas:
 Only what validation needs is kept (types, properties, required, enums, patterns, formats, bounds,
 list types, defaults, CEL rules and their messages); descriptions are dropped and identical
 sub-schemas are stored once (Issuer and ClusterIssuer share one spec), so the data stays small.
-Output is deterministic (sorted keys, gzip without a timestamp): ``--check`` and the test compare
-bytes.
+Output is deterministic (sorted keys): ``--check`` and the test compare bytes.
+
+File format (``*.lines``): a first line of JSON (everything but the large sections), then one
+``SECTION KEY JSON`` line per entry of ``releases`` and ``defs``. A run parses an entry when it first
+reads it (gate.apischema.validator.load_data): a one-document run compiles a few of the 461 built-in
+sub-schemas and one release's table, not all 270 KB.
 """
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import re
@@ -245,7 +248,7 @@ def builtin_data() -> dict:
             "objectmeta": meta,
         }
     return {
-        "format": 1,
+        "format": 2,
         "source": f"PyPI kubernetes-validate {kv_version} (kubernetes-json-schema/*-local-strict)",
         "kinds": list(BUILTIN_KINDS),
         "releases": releases,
@@ -282,7 +285,7 @@ def crd_data(shared: Path) -> dict:
                     if key in labels:
                         entry["bundle"] = labels[key]
                 crds.append(entry)
-    return {"format": 1, "sources": sources, "crds": crds,
+    return {"format": 2, "sources": sources, "crds": crds,
             "defs": dict(sorted(interner.defs.items()))}
 
 
@@ -312,19 +315,29 @@ def compact_crd(doc: dict, interner: Interner) -> dict:
 
 # --- files -----------------------------------------------------------------------------------
 
+# Sections written one entry per line (see the module's docstring).
+LINE_SECTIONS = ("releases", "defs")
+
+
 def encode(data: dict) -> bytes:
-    return gzip.compress(canonical(data).encode(), compresslevel=9, mtime=0)
+    lines = [canonical({k: v for k, v in data.items() if k not in LINE_SECTIONS})]
+    for section in LINE_SECTIONS:
+        for key, value in sorted((data.get(section) or {}).items()):
+            if not key or any(c.isspace() for c in key):
+                raise ValueError(f"{section} key {key!r}: a data file's keys have no spaces")
+            lines.append(f"{section} {key} {canonical(value)}")
+    return ("\n".join(lines) + "\n").encode()
 
 
 def targets(shared: Path | None) -> dict[str, Callable[[], dict]]:
     out: dict[str, Callable[[], dict]] = {}
     try:
         import kubernetes_validate  # noqa: F401
-        out["builtin.json.gz"] = builtin_data
+        out["builtin.lines"] = builtin_data
     except ImportError:
         pass
     if shared is not None and (shared / "corpus" / "crds").is_dir():
-        out["crds.json.gz"] = lambda: crd_data(shared)
+        out["crds.lines"] = lambda: crd_data(shared)
     return out
 
 

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import enum
-import gzip
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .schema import MAX_VIOLATIONS, Checker, Compiler, Node, TooManyViolations, Violation
 
@@ -62,14 +62,48 @@ def _read(name: str) -> bytes:
     return (Path(__file__).parent / "data" / name).read_bytes()
 
 
+class _Entries(Mapping):
+    """One section of a data file, each entry's JSON parsed the first time it is read."""
+
+    def __init__(self) -> None:
+        self.text: dict[str, bytes] = {}
+        self.parsed: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self.parsed[key]
+        except KeyError:
+            value = self.parsed[key] = json.loads(self.text[key])
+            return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.text
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.text)
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+
+def load_data(blob: bytes) -> dict:
+    """A data file (format: gate.apischema.generate): the header, its line sections as _Entries."""
+    head, *lines = blob.splitlines()
+    data = json.loads(head)
+    for line in lines:
+        section, key, text = line.split(b" ", 2)
+        data.setdefault(section.decode(), _Entries()).text[key.decode()] = text
+    return data
+
+
 @lru_cache(maxsize=None)
 def builtin_data() -> dict:
-    return json.loads(gzip.decompress(_read("builtin.json.gz")))
+    return load_data(_read("builtin.lines"))
 
 
 @lru_cache(maxsize=None)
 def crd_data() -> dict:
-    return json.loads(gzip.decompress(_read("crds.json.gz")))
+    return load_data(_read("crds.lines"))
 
 
 @lru_cache(maxsize=None)

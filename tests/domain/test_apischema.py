@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import gzip
 import itertools
 import json
 from pathlib import Path
@@ -13,6 +12,7 @@ import yaml
 from gate.apischema import Status, Validator, supported_kubernetes_versions
 from gate.apischema import cel as apicel
 from gate.apischema import generate
+from gate.apischema.validator import load_data
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -368,11 +368,16 @@ _V = Validator()
 # --- shipped data ----------------------------------------------------------------------------
 
 def test_data_files_are_compact_and_well_formed():
-    """The shipped data is small and names its sources."""
+    """The shipped data is small, every entry is JSON, and it names its sources."""
     data = generate.DATA
-    for name in ("builtin.json.gz", "crds.json.gz"):
-        assert (data / name).stat().st_size < 200_000
-        json.loads(gzip.decompress((data / name).read_bytes()))
+    for name, sections in (("builtin.lines", ("releases", "defs")), ("crds.lines", ("defs",))):
+        assert (data / name).stat().st_size < 400_000
+        loaded = load_data((data / name).read_bytes())
+        assert loaded["format"] == 2
+        for section in sections:
+            entries = loaded[section]
+            assert len(entries) > 10
+            assert all(isinstance(entries[key], dict) for key in entries)
     removed = json.loads((data / "removed.json").read_text())
     for r in removed["removals"]:
         assert r["source"] and r["removed_in"] and r["kinds"]
@@ -380,21 +385,21 @@ def test_data_files_are_compact_and_well_formed():
 
 @pytest.mark.skipif(not (CORPUS / "crds").is_dir(), reason="../shared/corpus/crds not present")
 def test_committed_crd_data_matches_a_fresh_generation():
-    """crds.json.gz is exactly what generate.py makes from ../shared (regenerate if not)."""
+    """crds.lines is exactly what generate.py makes from ../shared (regenerate if not)."""
     fresh = generate.encode(generate.crd_data(SHARED))
-    assert (generate.DATA / "crds.json.gz").read_bytes() == fresh, \
+    assert (generate.DATA / "crds.lines").read_bytes() == fresh, \
         "run: python3 -m gate.apischema.generate"
 
 
 def test_committed_builtin_data_matches_a_fresh_generation():
-    """builtin.json.gz is exactly what generate.py makes from kubernetes-validate."""
+    """builtin.lines is exactly what generate.py makes from kubernetes-validate."""
     kv = pytest.importorskip("kubernetes_validate.version",
                              reason="kubernetes-validate not installed (pip install kubernetes-validate)")
-    recorded = json.loads(gzip.decompress((generate.DATA / "builtin.json.gz").read_bytes()))
+    recorded = load_data((generate.DATA / "builtin.lines").read_bytes())
     if kv.__version__ not in recorded["source"]:
         pytest.skip(f"kubernetes-validate {kv.__version__} installed, data made from: "
                     f"{recorded['source']}")
-    assert (generate.DATA / "builtin.json.gz").read_bytes() == generate.encode(generate.builtin_data())
+    assert (generate.DATA / "builtin.lines").read_bytes() == generate.encode(generate.builtin_data())
 
 
 def test_package_data_is_in_the_wheel():
