@@ -353,23 +353,26 @@ def _json_safe(value: Any) -> Any:
 
 
 # Results per (node, value): a render repeats the same values (22,514 solver routes share their
-# parentRefs and filters), and a rule's verdict depends on its node's value alone. The key is the
-# value's repr: exact for JSON values (1, True and "1" differ) and cheaper than a CEL call. A long
-# repr is kept as its 128-bit BLAKE2 digest: the values that rarely repeat (a route's whole rules)
-# are the long ones, and 50,000 of them held whole would cost the run 40 MB.
-_RESULTS: dict[tuple, list[tuple[tuple, str, str]]] = {}
-_RESULTS_MAX = 100_000
-_DIGEST_ABOVE = 128
+# parentRefs and filters), and a rule's verdict depends on its node's value alone. The key is a 128-bit
+# BLAKE2 digest of the node's id and the value's repr: the repr is exact for JSON values (1, True and
+# "1" differ) and cheaper than a CEL call, the digest keeps an entry at about 100 bytes whatever the
+# value's size. An entry is the node itself when its rules pass (the usual case: no allocation), else
+# the node and the violations; the node is kept so that its id cannot be reused by another node. The
+# memo is bounded: most values of a large render are met once (a route's path token), so a memo holding
+# every one of them would cost a 50,000-route run 60 MB to speed up nothing; the values that do repeat
+# are learnt again within a few objects after it is emptied.
+_RESULTS: dict[bytes, Any] = {}
+_RESULTS_MAX = 20_000
 
 
-def _memo_key(node: Node, value: Any) -> tuple | None:
+def _memo_key(node: Node, value: Any) -> bytes | None:
     try:
         text = repr(value)
     except Exception:  # a hostile __repr__ cannot come from a YAML or JSON loader, but still
         return None
-    if len(text) > _DIGEST_ABOVE:
-        return id(node), hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    return id(node), text
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
+    digest.update(id(node).to_bytes(8, "little"))
+    return digest.digest()
 
 
 def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
@@ -380,8 +383,10 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
     key = _memo_key(node, value)
     if key is not None:
         hit = _RESULTS.get(key)
-        if hit is not None and hit[0][0] is node:
-            out.extend(Violation(path + rel, msg, kind) for rel, msg, kind in hit[1:])  # type: ignore[misc]
+        if hit is node:
+            return
+        if type(hit) is tuple and hit[0] is node:
+            out.extend(Violation(path + rel, msg, kind) for rel, msg, kind in hit[1:])
             return
     found: list[Violation] = []
     _evaluate(node, rules, value, found)
@@ -389,8 +394,7 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
     if key is not None:
         if len(_RESULTS) >= _RESULTS_MAX:
             _RESULTS.clear()
-        # The node itself is kept in the entry so that its id cannot be reused by another node.
-        _RESULTS[key] = [(node, "", "")] + [(v.path, v.message, v.kind) for v in found]
+        _RESULTS[key] = (node, *((v.path, v.message, v.kind) for v in found)) if found else node
 
 
 def _evaluate(node: Node, rules: list[Rule], value: Any, out: list[Violation]) -> None:

@@ -499,3 +499,25 @@ def test_cel_memo_tells_long_values_apart(v):
         statuses = [r.status for r in results]
         expect = [Status.VALID if p == good else Status.INVALID for p in (first, second, first)]
         assert statuses == expect
+
+
+def test_cel_memo_repeats_a_remembered_violation_at_each_place(v, monkeypatch):
+    # A value met again gives the remembered violations, at the new object's own path; the bounded memo
+    # emptied in between changes no verdict.
+    from gate.apischema import cel
+
+    def route(paths: list[str]) -> dict:
+        return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": "r", "namespace": "shop"},
+                "spec": {"rules": [{"matches": [{"path": {"type": "PathPrefix", "value": p}} for p in paths]}]}}
+
+    monkeypatch.setattr(cel, "_RESULTS_MAX", 3)
+    first = v.validate(route(["//twice"]))
+    again = v.validate(route(["/fine", "//twice"]))
+    assert first.status == again.status == Status.INVALID
+    assert [x.field() for x in first.violations] == ["spec.rules[0].matches[0].path"]
+    assert [x.field() for x in again.violations] == ["spec.rules[0].matches[1].path"]
+    assert [x.message for x in first.violations] == [x.message for x in again.violations]
+    for n in range(10):  # past the bound, a few times over
+        assert v.validate(route([f"/p{n}"])).status == Status.VALID
+    assert v.validate(route(["//twice"])).violations == first.violations
