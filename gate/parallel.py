@@ -95,13 +95,13 @@ def _collect(child: tuple[int, int] | None) -> tuple[object] | None:
     if child is None:
         return None
     pid, read = child
-    chunks = []
+    data = bytearray()  # grown in place: a list of chunks joined would hold the results' bytes twice
     try:
         with os.fdopen(read, "rb") as pipe:
             while chunk := pipe.read(1 << 20):
-                chunks.append(chunk)
+                data += chunk
     except OSError:
-        chunks = []
+        data = bytearray()
     try:
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:
@@ -111,6 +111,6 @@ def _collect(child: tuple[int, int] | None) -> tuple[object] | None:
     import pickle  # here, not at the top: a one-document run never forks and pays nothing for it
 
     try:
-        return (pickle.loads(b"".join(chunks)),)  # our own child's bytes, through our own pipe
+        return (pickle.loads(data),)  # our own child's bytes, through our own pipe
     except Exception:  # noqa: BLE001 - truncated or garbled: redo the share
         return None

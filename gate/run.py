@@ -25,7 +25,8 @@ from gate.probes.base import ProbeStatus
 from gate.progress import NO_PROGRESS, Progress
 from gate.sources import SourceError, check_options, read_known, read_render
 from gate.sources.field_lines import field_line
-from gate.sources.files import LoadBudget, display_path, paused_gc
+from gate.sources.budget import LoadBudget
+from gate.sources.files import display_path, paused_gc
 from gate.sources.selection import Selection, SelectionError, select
 
 # Canned probe answers (tests): probe name -> request -> answer, as a mapping or a function.

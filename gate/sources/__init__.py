@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from gate.config import RunConfig
 from gate.model import Resource
 from gate.sources.documents import LoadResult
-from gate.sources.files import LoadBudget, load_paths
+from gate.sources.budget import LoadBudget
+from gate.sources.files import load_paths
 from gate.sources.snapshot import load_snapshots
 
 

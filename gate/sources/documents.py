@@ -45,7 +45,7 @@ class LoadResult:
     errors: list[str] = field(default_factory=list)  # path-level problems: exit code 2
     files: int = 0
     documents: int = 0
-    budget: Any = field(default=None, repr=False)  # the run's gate.sources.files.LoadBudget
+    budget: Any = field(default=None, repr=False)  # the run's gate.sources.budget.LoadBudget
 
 
 class InputError(Exception):

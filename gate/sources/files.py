@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from gate.config import DEFAULT_MAX_FILE_BYTES
+from gate.sources.budget import LoadBudget
 from gate.sources.documents import Document, InputError, LoadResult, add_object, first_content_offset, invalid
+from gate.sources.parsing import parse_documents
 from gate.sources.yaml_parser import MAX_DOCUMENT_BYTES, check_depth, parse_document
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -65,57 +67,6 @@ def paused_gc() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
-
-
-# What one run may read, whatever its files: documents, and memory the parsed objects take (the
-# process's resident size grown since the run began, sampled as documents are parsed). Together with
-# the file size limit they keep a run under 1 GB: hostile input stops being read (manifest-invalid,
-# so the gate fails) instead of growing the process until the machine kills it.
-MAX_DOCUMENTS = 200_000
-MEMORY_BUDGET = 512 * 1024 * 1024
-_SAMPLE_BYTES = 1024 * 1024  # parsed text between two samples of the resident size
-
-
-def resident_bytes() -> int:
-    """The process's resident set size now (Linux /proc), or its peak elsewhere."""
-    try:
-        with open("/proc/self/statm", "rb") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak if sys.platform == "darwin" else peak * 1024
-
-
-class LoadBudget:
-    """Shared by every load of one run (render, cluster state): documents left, memory left."""
-
-    def __init__(self, documents: int = MAX_DOCUMENTS, memory: int = MEMORY_BUDGET) -> None:
-        self.documents = documents
-        self.memory = memory
-        self.baseline = resident_bytes()
-        self.unsampled = 0
-        self.exhausted: str | None = None  # why reading stopped
-
-    def spend(self, text_bytes: int) -> str | None:
-        """Account for one document about to be parsed; the reason to stop, when the budget is gone."""
-        if self.exhausted:
-            return self.exhausted
-        self.documents -= 1
-        if self.documents < 0:
-            self.exhausted = (f"more than {MAX_DOCUMENTS:,} documents in one run; the rest is not read "
-                              f"(the gate's memory bound)")
-            return self.exhausted
-        self.unsampled += text_bytes
-        if self.unsampled >= _SAMPLE_BYTES:
-            self.unsampled = 0
-            grown = resident_bytes() - self.baseline
-            if grown > self.memory:
-                self.exhausted = (f"the objects read so far take {grown / 1048576:,.0f} MiB, more than the "
-                                  f"{self.memory / 1048576:,.0f} MiB the gate allows itself; the rest is not read")
-                return self.exhausted
-        return None
 
 
 def load_paths(paths: Iterable[str], *, origin: str = "render", stdin: Any = None,
@@ -259,6 +210,14 @@ def load_bytes(data: bytes, name: str, result: LoadResult, *, origin: str = "ren
                 return
             add_object(obj, Document(text="", file=name, line=1, source=None), result, origin)
             return
+    # A cluster-state snapshot is one `kind: List` document as big as the cluster: only the file limit
+    # applies to it. A rendered object above etcd's size is not an object.
+    max_bytes = max_file_bytes if origin == "cluster" else MAX_DOCUMENT_BYTES
+    if len(text) >= MANY_DOCUMENTS_TEXT:
+        docs, refused = _documents(text, name, budget)
+        del text  # the documents hold their own text: a big file is not held twice while they are parsed
+        _load_parsed(docs, refused, result, origin, max_bytes, budget)
+        return
     for doc in split_documents(text, name):
         stop = budget.spend(len(doc.text))
         if stop:
@@ -266,14 +225,44 @@ def load_bytes(data: bytes, name: str, result: LoadResult, *, origin: str = "ren
             return
         result.documents += 1
         try:
-            # A cluster-state snapshot is one `kind: List` document as big as the cluster: only the
-            # file limit applies to it. A rendered object above etcd's size is not an object.
-            obj = parse_document(doc, max_bytes=max_file_bytes if origin == "cluster" else MAX_DOCUMENT_BYTES,
-                                 problems=result.problems)
+            obj = parse_document(doc, max_bytes=max_bytes, problems=result.problems)
         except InputError as exc:
             result.problems.append(invalid(doc.file, exc.line, str(exc), doc.source))
             continue
         add_object(obj, doc, result, origin)
+
+
+# A stream at least this long is parsed by gate.sources.parsing: split between processes, strings shared.
+MANY_DOCUMENTS_TEXT = 1024 * 1024
+
+
+def _documents(text: str, name: str, budget: LoadBudget) -> tuple[list[Document], tuple[Document, str] | None]:
+    """The stream's documents the budget lets be read, and the first it refused with why."""
+    docs: list[Document] = []
+    for doc in split_documents(text, name):
+        stop = budget.spend(len(doc.text))
+        if stop:
+            return docs, (doc, stop)
+        docs.append(doc)
+    return docs, None
+
+
+def _load_parsed(docs: list[Document], refused: tuple[Document, str] | None, result: LoadResult, origin: str,
+                 max_bytes: int, budget: LoadBudget) -> None:
+    parsed, memory_stop = parse_documents(docs, max_bytes, budget)
+    for doc, (obj, error, problems) in zip(docs, parsed):
+        result.documents += 1
+        result.problems.extend(problems)
+        if error is not None:
+            result.problems.append(invalid(doc.file, error[0], error[1], doc.source))
+        else:
+            add_object(obj, doc, result, origin)
+    if memory_stop is not None:
+        budget.exhausted = memory_stop
+        refused = docs[len(parsed)], memory_stop
+    if refused is not None:
+        doc, why = refused
+        result.problems.append(invalid(doc.file, doc.line, why, doc.source))
 
 
 def decode(data: bytes) -> str:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from gate.model import Resource
 from gate.sources.documents import LoadResult
 from gate.domain.kube import WORKLOAD_KINDS
-from gate.sources.files import LoadBudget, load_paths
+from gate.sources.budget import LoadBudget
+from gate.sources.files import load_paths
 from gate.sources.redact import redacted
 
 

@@ -46,6 +46,17 @@ def test_a_quarter_million_tiny_documents_stop_at_the_document_limit(tmp_path):
                                   "(the gate's memory bound)")]
 
 
+def _items(unit: str, size: int) -> str:
+    if unit == "unique":  # short strings all different: the loader's string sharing cannot fold them
+        items, total, i = [], 0, 0
+        while total < size:
+            items.append(f"  - s{i:x}\n")
+            total += len(items[-1])
+            i += 1
+        return "".join(items)
+    return unit * (size // len(unit))
+
+
 @pytest.mark.parametrize("unit", ["  - a:\n", "  - ab\n"], ids=["mappings", "strings"])
 def test_dense_block_documents_stop_at_the_memory_budget(tmp_path, unit):
     """Eight 7 MiB documents of one-key mappings (or short strings) in one 56 MiB file: the cheapest YAML per
@@ -54,10 +65,23 @@ def test_dense_block_documents_stop_at_the_memory_budget(tmp_path, unit):
     with path.open("w") as handle:
         for i in range(8):
             handle.write(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n  x:\n"
-                         + unit * (7 * 1024 * 1024 // len(unit)) + "---\n")
+                         + _items(unit, 7 * 1024 * 1024) + "---\n")
     result = measure(path)
     assert result["peak_mib"] < LIMIT_MIB, result["peak_mib"]
     assert not result["passed"] and any("the gate allows itself" in m for m in result["invalid"])
+
+
+def test_dense_documents_of_distinct_short_strings_stay_under_the_bound(tmp_path):
+    """Eight 7 MiB documents of distinct short strings (5.4 million): read whole within the budget, under the
+    bound."""
+    path = tmp_path / "dense.yaml"
+    with path.open("w") as handle:
+        for i in range(8):
+            handle.write(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n  x:\n"
+                         + _items("unique", 7 * 1024 * 1024) + "---\n")
+    result = measure(path)
+    assert result["peak_mib"] < LIMIT_MIB, result["peak_mib"]
+    assert result["resources"] == 8 and not result["passed"]
 
 
 def test_dense_flow_documents_that_libyaml_reads_are_counted_first(tmp_path):
