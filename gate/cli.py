@@ -18,7 +18,7 @@ import click
 from gate import __version__
 from gate.config import FAIL_ON, AuditOptions, ClusterOptions, DnsOptions, RegistryOptions, RunConfig, UsageError
 from gate.progress import Progress
-from gate.report import FORMATS
+from gate.report import FORMATS, WRITERS
 from gate.report.catalogue import CATALOGUE_FORMATS
 from gate.report.safe import clean
 
@@ -226,6 +226,10 @@ def write_outputs(report: Report, outputs: list[tuple[str, str | None]], *, verb
     still are. Returns how many could not be written."""
     failed = 0
     for name, path in outputs:
+        writer = WRITERS.get(name)
+        if path is None and writer is not None:
+            writer(report, lambda piece: click.echo(piece, nl=False))
+            continue
         if path is None:
             text = render_output(report, name, True, verbose=verbose, quiet=quiet)
             # The text report may hold colour, which click strips off a pipe: never cut mid-sequence.
@@ -233,12 +237,14 @@ def write_outputs(report: Report, outputs: list[tuple[str, str | None]], *, verb
                 click.echo(piece, nl=False)
             continue
         try:
-            text = render_output(report, name, False, verbose=verbose, quiet=quiet)
             # backslashreplace: reporters escape what they print, this only keeps a missed surrogate
             # from losing a whole report. Encoded a slice at a time: the JSON report of a render of
             # 100,000 objects is 200 MiB, and its bytes beside the text would double that.
             with open(path, "w", encoding="utf-8", errors="backslashreplace", newline="") as out:
-                out.writelines(_pieces(text))
+                if writer is not None:
+                    writer(report, lambda piece: out.writelines(_pieces(piece)))
+                else:
+                    out.writelines(_pieces(render_output(report, name, False, verbose=verbose, quiet=quiet)))
         except OSError as exc:
             click.echo(f"gate: cannot write {clean(path)}: {clean(exc.strerror or exc)}", err=True)
             failed += 1

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from gate.model import Report
 
 Renderer = Callable[["Report", bool], str]  # (report, colour) -> text
+# (report, sink): the text handed to sink in pieces. For the formats whose text grows with every finding
+# (JSON, SARIF): at 121,000 objects the JSON report is 228 MiB, and one str of it (with its bytes) would
+# raise the run's peak by twice that.
+Writer = Callable[["Report", Callable[[str], object]], None]
 
 
 def _linked(report: Report) -> Report:
@@ -35,10 +39,22 @@ def _json(report: Report, colour: bool) -> str:
     return json_report.render(report, colour)
 
 
+def _json_pieces(report: Report, sink: Callable[[str], object]) -> None:
+    from gate.report import json_report
+
+    json_report.write(report, sink)
+
+
 def _sarif(report: Report, colour: bool) -> str:
     from gate.report import sarif
 
     return sarif.render(_linked(report), colour)
+
+
+def _sarif_pieces(report: Report, sink: Callable[[str], object]) -> None:
+    from gate.report import sarif
+
+    sarif.write(_linked(report), sink)
 
 
 def _junit(report: Report, colour: bool) -> str:
@@ -73,4 +89,10 @@ FORMATS: dict[str, Renderer] = {
     "markdown": _markdown,
     "github": _github,
     "summary": _summary,
+}
+
+# Formats that can be written in pieces (FORMATS renders them whole, the same text).
+WRITERS: dict[str, Writer] = {
+    "json": _json_pieces,
+    "sarif": _sarif_pieces,
 }

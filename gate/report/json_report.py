@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gate.model import ChecklistItem, Finding, Report, Suppressed
-from gate.report.jsontext import Written, boolean, indented, string
+from gate.report.jsontext import Sink, Written, boolean, indented, string
 
 SCHEMA_VERSION = 1
 
@@ -101,6 +101,12 @@ def document(report: Report, values: _Plain | None = None) -> dict[str, Any]:
 def render(report: Report, colour: bool = False) -> str:
     """Exactly `json.dumps(document(report), indent=2) + "\\n"` (tests/report/test_json_report.py)."""
     return indented(document(report, _Text())) + "\n"
+
+
+def write(report: Report, sink: Sink) -> None:
+    """`render`'s text, handed to `sink` in pieces of about a MiB."""
+    indented(document(report, _Text()), sink)
+    sink("\n")
 
 
 def finding_json(finding: Finding) -> str:

@@ -17,6 +17,7 @@ for every JSON-shaped value (str, int, float, bool, None, list, tuple, dict; the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -33,19 +34,32 @@ def boolean(value: bool) -> str:
     return "true" if value else "false"
 
 
-def indented(value: Any) -> str:
-    """`json.dumps(value, indent=2)`."""
-    return _write(value, "\n", "  ", ": ")
+Sink = Callable[[str], object]
 
 
-def compact(value: Any) -> str:
-    """`json.dumps(value, separators=(",", ":"))`."""
-    return _write(value, "", "", ":")
+def indented(value: Any, sink: Sink | None = None) -> str:
+    """`json.dumps(value, indent=2)`; with a sink, that text handed to it in pieces (and "" returned)."""
+    return _write(value, "\n", "  ", ": ", sink)
 
 
-def _write(value: Any, newline: str, space: str, colon: str) -> str:
+def compact(value: Any, sink: Sink | None = None) -> str:
+    """`json.dumps(value, separators=(",", ":"))`; with a sink, in pieces as `indented`."""
+    return _write(value, "", "", ":", sink)
+
+
+# With a sink, the text goes out every this many items of a Written array (about a MiB of findings): the
+# JSON report of 121,000 objects is 228 MiB, which one str (and its bytes again) would hold at the peak.
+_FLUSH_ITEMS = 1024
+
+
+def _write(value: Any, newline: str, space: str, colon: str, sink: Sink | None = None) -> str:
     parts: list[str] = []  # joined once: a report is tens of MiB, and a join per level copies all of it
     add = parts.append
+
+    def flush() -> None:
+        if sink is not None and parts:
+            sink("".join(parts))
+            parts.clear()
 
     def write(value: Any, margin: str) -> None:
         kind = type(value)
@@ -61,11 +75,15 @@ def _write(value: Any, newline: str, space: str, colon: str) -> str:
                 for n, item in enumerate(value):
                     if n:
                         add(separator)
+                        if n % _FLUSH_ITEMS == 0:
+                            flush()
                     add(item.replace("\n", inner))
             else:
                 for n, item in enumerate(value):
                     if n:
                         add(separator)
+                        if n % _FLUSH_ITEMS == 0:
+                            flush()
                     add(item)
             add(margin)
             add("]")
@@ -124,7 +142,10 @@ def _write(value: Any, newline: str, space: str, colon: str) -> str:
         raise TypeError(f"Object of type {kind.__name__} is not JSON serializable")
 
     write(value, newline)
-    return "".join(parts)
+    if sink is None:
+        return "".join(parts)
+    flush()
+    return ""
 
 
 def _float(value: float) -> str:

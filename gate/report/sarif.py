@@ -17,7 +17,7 @@ from gate import __version__
 from gate.checks import CHECKS
 from gate.checks.base import Check
 from gate.model import Finding, Report
-from gate.report.jsontext import Written, boolean, compact, string
+from gate.report.jsontext import Sink, Written, boolean, compact, string
 from gate.report.locations import artifact_uri, relative_path, resource_identity
 from gate.report.safe import clean, utf8
 
@@ -181,3 +181,9 @@ def render(report: Report, colour: bool = False) -> str:
 
     Compact: machines read SARIF (45,000 findings: 53 MiB indented, 32 MiB compact)."""
     return compact(document(report, results_json(report))) + "\n"
+
+
+def write(report: Report, sink: Sink) -> None:
+    """`render`'s text, handed to `sink` in pieces of about a MiB."""
+    compact(document(report, results_json(report)), sink)
+    sink("\n")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EXAMPLES, FIXTURES
+from conftest import EXAMPLES, FIXTURES, gate_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sample_reports import HOSTILE, finding, hostile_report, report_of
 
 from gate.model import Suppressed
+from gate.report import json_report
 from gate.report.json_report import document, finding_dict, finding_json, render
 from gate.run import RunConfig, run
 
@@ -24,6 +25,22 @@ def test_render_is_json_dumps_on_the_examples(folder):
     report = run(RunConfig(paths=[str(folder)], offline=True))
     assert report.findings or folder.name == "healthy"
     assert render(report) == stdlib(report)
+
+
+def test_written_in_pieces_it_is_the_rendered_text(monkeypatch, tmp_path):
+    """`write` (what the CLI uses: a report of 100,000 objects is hundreds of MiB) hands out render's text in
+    pieces; the CLI's file and stdout are that text byte for byte."""
+    import gate.report.jsontext as jsontext
+
+    monkeypatch.setattr(jsontext, "_FLUSH_ITEMS", 2)
+    for report in (hostile_report(), run(RunConfig(paths=[str(EXAMPLES / "incident")], offline=True))):
+        pieces: list[str] = []
+        json_report.write(report, pieces.append)
+        assert len(pieces) > 2 and "".join(pieces) == render(report)
+    out = tmp_path / "report.json"
+    cli = gate_cli("check", "--offline", "--format", "json", "--format", f"json={out}", "examples/incident")
+    expected = render(run(RunConfig(paths=["examples/incident"], offline=True))).encode()
+    assert cli.stdout == expected and out.read_bytes() == expected
 
 
 def test_render_is_json_dumps_for_hostile_findings():

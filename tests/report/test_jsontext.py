@@ -105,3 +105,24 @@ def test_an_int_too_long_for_str_is_refused_as_json_refuses_it():
         indented([huge])
     with pytest.raises(ValueError):
         compact({"n": huge})
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_json, max_size=12), st.integers(1, 4))
+def test_text_handed_to_a_sink_in_pieces_is_the_same_text(items, every):
+    """With a sink, a written array goes out in pieces every few items; the pieces join to the same text."""
+    import gate.report.jsontext as jsontext
+
+    saved, jsontext._FLUSH_ITEMS = jsontext._FLUSH_ITEMS, every
+    try:
+        value = {"findings": Written(json.dumps(item, indent=2) for item in items), "n": [1, {"k": "v"}]}
+        pieces: list[str] = []
+        assert indented(value, pieces.append) == ""
+        assert "".join(pieces) == indented(value)
+        assert len(pieces) >= len(items) // every
+        flat = {"findings": Written(json.dumps(item, separators=(",", ":")) for item in items)}
+        pieces = []
+        compact(flat, pieces.append)
+        assert "".join(pieces) == compact(flat)
+    finally:
+        jsontext._FLUSH_ITEMS = saved

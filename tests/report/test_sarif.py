@@ -174,3 +174,18 @@ def test_a_field_of_another_type_is_written_as_json_would(fields):
             sarif.render(report)
     else:
         assert sarif.render(report) == expected
+
+
+def test_written_in_pieces_it_is_the_rendered_text(monkeypatch, tmp_path):
+    """`write` (what the CLI uses) hands out render's text in pieces; the CLI's file and stdout are that text."""
+    import gate.report.jsontext as jsontext
+
+    monkeypatch.setattr(jsontext, "_FLUSH_ITEMS", 2)
+    for report in (hostile_report(), run(RunConfig(paths=[str(EXAMPLES / "incident")], offline=True))):
+        pieces: list[str] = []
+        sarif.write(report, pieces.append)
+        assert len(pieces) > 2 and "".join(pieces) == sarif.render(report)
+    out = tmp_path / "report.sarif"
+    cli = gate_cli("check", "--offline", "--format", "sarif", "--format", f"sarif={out}", "examples/incident")
+    assert cli.stdout == out.read_bytes()
+    assert valid_sarif(out.read_text())["runs"][0]["results"]
