@@ -5,8 +5,8 @@ at the incident's scale each costs seconds. A forked child shares what the paren
 text, the parsed objects, compiled schemas) copy-on-write, so nothing is serialised on the way in;
 it sends back its share's results, pickled, while the parent works on its own share.
 
-A fork is used only where it is safe and worth it: POSIX fork, no other thread in this process (a
-fork copies locks other threads hold), more than one CPU in this process's affinity (a container's
+A fork is used only where it is safe and worth it: POSIX fork, no other thread in this process but
+ones declared fork-safe (a fork copies locks other threads hold), more than one CPU in this process's affinity (a container's
 cpuset, a taskset), and a caller that judged the work large enough. Whatever goes wrong in a child
 (it dies, is killed, cannot pickle its results) costs only time: the parent does that share itself,
 so results never depend on how the work was split.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -31,8 +32,22 @@ def cpus() -> int:
         return 1
 
 
+# Threads known to hold nothing a child needs (gate.progress's ticker: it only sleeps and writes to
+# stderr, which a child never does), so they do not stop a fork: a terminal user's run, where the
+# ticker runs, validates on every CPU as CI's does.
+_QUIET: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+def fork_safe(thread: threading.Thread) -> None:
+    """Declare a thread that never holds a lock a forked child may take."""
+    _QUIET.add(thread)
+
+
 def can_fork() -> bool:
-    return hasattr(os, "fork") and threading.active_count() == 1
+    if not hasattr(os, "fork"):
+        return False
+    current = threading.current_thread()
+    return all(t is current or t in _QUIET for t in threading.enumerate())
 
 
 def shares_for(items: int, minimum: int) -> int:

@@ -85,6 +85,9 @@ class Progress:
     def __enter__(self) -> Progress:
         if self.enabled:
             self._thread = threading.Thread(target=self._tick_loop, name="gate-progress", daemon=True)
+            from gate import parallel
+
+            parallel.fork_safe(self._thread)  # it only sleeps and writes to stderr, which no child does
             self._thread.start()
         return self
 

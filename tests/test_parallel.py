@@ -62,3 +62,31 @@ def test_with_another_thread_running_every_share_runs_here(monkeypatch: pytest.M
 def test_small_work_is_not_split(forking: None) -> None:
     assert parallel.shares_for(99, 100) == 1
     assert parallel.shares_for(100, 100) == parallel.cpus()
+
+
+def test_the_progress_ticker_does_not_stop_a_fork_another_thread_does() -> None:
+    """A terminal run has gate.progress's ticker thread, which holds nothing a child needs: it must not
+    turn the run serial. Any other thread still does. In a fresh process, where no server thread runs."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    probe = """
+import io, sys, threading
+from gate import parallel
+from gate.progress import Progress
+assert parallel.can_fork()
+with Progress(io.StringIO(), enabled=True):
+    assert parallel.can_fork(), "the ticker stopped a fork"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    assert not parallel.can_fork(), "forked beside an unknown thread"
+    stop.set()
+    other.join()
+    assert parallel.can_fork()
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
