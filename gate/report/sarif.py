@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from gate import __version__
 from gate.checks import CHECKS
 from gate.checks.base import Check
 from gate.model import Finding, Report
-from gate.report.jsontext import Sink, Written, boolean, compact, string
+from gate.report.jsontext import Sink, WrittenLater, boolean, compact, string
 from gate.report.locations import artifact_uri, relative_path, resource_identity
 from gate.report.safe import clean, utf8
 
@@ -107,13 +108,16 @@ def artifact_location(file: str) -> dict[str, str]:
     return location
 
 
-def results_json(report: Report) -> Written:
-    """`[compact(result(...)) for each finding]`, written directly: what is the same for many
-    results (a file's artifact location, a rule's index) is written once (pathlib and the URI
-    quoting per finding cost more than the rest of the result)."""
+def results_json(report: Report) -> WrittenLater:
+    """`[compact(result(...)) for each finding]`, made as it is written (gate.report.jsontext)."""
+    return WrittenLater(len(report.findings), lambda: _results_text(report))
+
+
+def _results_text(report: Report) -> Iterator[str]:
+    # What is the same for many results (a file's artifact location, a rule's index) is written once:
+    # pathlib and the URI quoting per finding cost more than the rest of the result.
     index = {check_id: int.__repr__(i) for i, check_id in enumerate(CHECKS)}
     artifacts: dict[str, str] = {}
-    out = Written()
     for finding, fingerprint in zip(report.findings, fingerprints(report.findings)):
         line, unverified = finding.line, finding.unverified
         try:
@@ -134,7 +138,7 @@ def results_json(report: Report) -> Written:
                 optional += f',"image":{string(finding.image)}'
             if finding.source:
                 optional += f',"helmTemplate":{string(finding.source)}'
-            out.append(
+            yield (
                 f'{{"ruleId":{string(finding.check)},"ruleIndex":{index[finding.check]},'
                 f'"level":{string(LEVELS[finding.severity])},'
                 f'"message":{{"text":{string(clean(f"{prefix}{subject}{finding.message}"))}}},'
@@ -144,8 +148,7 @@ def results_json(report: Report) -> Written:
                 f'"properties":{{"severity":{string(finding.severity)},"unverified":{boolean(unverified)}'
                 f'{optional}}}}}')
         except TypeError:  # a field that is not what the model says: json decides how it is written
-            out.append(compact(result(finding, fingerprint, list(CHECKS).index(finding.check))))
-    return out
+            yield compact(result(finding, fingerprint, list(CHECKS).index(finding.check)))
 
 
 def document(report: Report, results: list[Any] | None = None) -> dict[str, Any]:

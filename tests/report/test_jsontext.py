@@ -126,3 +126,28 @@ def test_text_handed_to_a_sink_in_pieces_is_the_same_text(items, every):
         assert "".join(pieces) == compact(flat)
     finally:
         jsontext._FLUSH_ITEMS = saved
+
+
+def test_an_array_written_later_is_made_while_it_is_written(monkeypatch):
+    """WrittenLater gives the same text as Written; its items are made as they go out (a report's findings
+    never all exist as text at once), so the sink has pieces before the last item is made."""
+    import gate.report.jsontext as jsontext
+    from gate.report.jsontext import WrittenLater
+
+    monkeypatch.setattr(jsontext, "_FLUSH_ITEMS", 2)
+    items = [{"n": n, "s": "x\u2028" * n} for n in range(9)]
+    texts = [json.dumps(item, indent=2) for item in items]
+    pieces: list[str] = []
+    made_before_output: list[int] = []
+
+    def make():
+        for n, text in enumerate(texts):
+            if pieces and not made_before_output:
+                made_before_output.append(n)
+            yield text
+
+    value = {"a": [WrittenLater(len(texts), make), WrittenLater(0, list)]}
+    indented(value, pieces.append)
+    assert "".join(pieces) == json.dumps({"a": [items, []]}, indent=2) == indented(value)
+    assert made_before_output and made_before_output[0] < len(texts)
+    assert compact({"a": WrittenLater(2, lambda: ["1", "[]"])}) == '{"a":[1,[]]}'
