@@ -57,6 +57,12 @@ def _sarif_pieces(report: Report, sink: Callable[[str], object]) -> None:
     sarif.write(_linked(report), sink)
 
 
+def _github_pieces(report: Report, sink: Callable[[str], object]) -> None:
+    from gate.report import github
+
+    github.write(_linked(report), sink)
+
+
 def _junit(report: Report, colour: bool) -> str:
     from gate.report import junit
 
@@ -95,4 +101,5 @@ FORMATS: dict[str, Renderer] = {
 WRITERS: dict[str, Writer] = {
     "json": _json_pieces,
     "sarif": _sarif_pieces,
+    "github": _github_pieces,
 }

@@ -8,6 +8,8 @@ forge another command.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from gate.model import Finding, Report
 from gate.report.locations import on_disk, relative_path
 from gate.report.safe import clean
@@ -51,20 +53,41 @@ class _Once(dict):
 
 
 def render(report: Report, colour: bool = False) -> str:
+    return "".join(annotations(report))
+
+
+# Annotations handed out per this many (`write`): 100,000 findings make 40 MiB of them.
+_BATCH = 1024
+
+
+def write(report: Report, sink) -> None:
+    """`render`'s text, handed to `sink` in pieces."""
+    batch: list[str] = []
+    for line in annotations(report):
+        batch.append(line)
+        if len(batch) >= _BATCH:
+            sink("".join(batch))
+            batch.clear()
+    if batch:
+        sink("".join(batch))
+
+
+def annotations(report: Report) -> Iterator[str]:
+    """One workflow command per finding and input error, each ending in a newline."""
     # annotation(f) for every finding, with the parts that repeat written once: escape_data and
     # escape_property replace single characters, so the escape of a text is its parts' escapes joined.
     files = _Once(lambda file: f"file={escape_property(clean(relative_path(file) or file))},line="
                   if on_disk(file) else "")
     titles = _Once(lambda key: "title=" + escape_property(key[0] + (" (could not verify)" if key[1] else "")))
     remedies = _Once(lambda text: escape_data(f"\nRemediation: {clean(text, keep_lines=True)}"))
-    lines = []
     for f in report.findings:
         place = files[f.file]
         if place:
             place = f"{place}{escape_property(str(max(1, f.line)))},"
         ref = f.resource_ref
         subject = f"{clean(ref)}: " if ref else ""
-        lines.append(f"::{COMMANDS[f.severity]} {place}{titles[f.check, f.unverified]}::"
-                     f"{escape_data(subject + clean(f.message, keep_lines=True))}{remedies[f.remediation]}")
-    lines.extend(f"::error title={escape_property('ingress-gate input error')}::{escape_data(clean(error, keep_lines=True))}" for error in report.errors)
-    return "".join(f"{line}\n" for line in lines)
+        yield (f"::{COMMANDS[f.severity]} {place}{titles[f.check, f.unverified]}::"
+               f"{escape_data(subject + clean(f.message, keep_lines=True))}{remedies[f.remediation]}\n")
+    for error in report.errors:
+        yield (f"::error title={escape_property('ingress-gate input error')}::"
+               f"{escape_data(clean(error, keep_lines=True))}\n")

@@ -100,3 +100,18 @@ def test_render_is_annotation_per_finding_on_the_examples(folder):
     report = run(RunConfig(paths=[str(folder)], offline=True))
     report.errors = []
     assert report.findings and github.render(report) == annotations_one_by_one(report)
+
+
+def test_written_in_pieces_it_is_the_rendered_text(monkeypatch):
+    """`write` (what the CLI uses) hands out render's annotations in batches; joined, the same text."""
+    from gate.report import github
+
+    monkeypatch.setattr(github, "_BATCH", 2)
+    report = run(RunConfig(paths=[str(EXAMPLES / "incident")], offline=True))
+    pieces: list[str] = []
+    github.write(report, pieces.append)
+    assert len(pieces) > 2 and "".join(pieces) == github.render(report)
+    cli = gate_cli("check", "--offline", "--format", "github", "examples/incident")
+    from gate.report.places import linked
+
+    assert cli.stdout.decode() == github.render(linked(report))
