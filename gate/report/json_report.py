@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gate.model import ChecklistItem, Finding, Report, ServiceChecklist, Suppressed
-from gate.report.jsontext import Sink, WrittenLater, boolean, indented, string
+from gate.report.jsontext import Sink, ValuesLater, WrittenLater, boolean, indented, string
 
 SCHEMA_VERSION = 1
 
@@ -60,8 +60,9 @@ class _Text(_Plain):
                                                    for s in entries))
 
     def services(self, services: list[ServiceChecklist]) -> Any:
-        # One service at a time, made and written: 50,000 services' items as dicts would take 150 MiB.
-        return WrittenLater(len(services), lambda: (indented(service_dict(s, self)) for s in services))
+        # One service at a time, made and written: 50,000 services' items as dicts would take 150 MiB (and
+        # as text, one service of 22,000 solver routes' findings would be 50 MiB at once).
+        return ValuesLater(len(services), lambda: (service_dict(s, self) for s in services))
 
 
 def item_dict(item: ChecklistItem, values: _Plain | None = None) -> dict[str, Any]:

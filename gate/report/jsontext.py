@@ -47,6 +47,13 @@ class WrittenLater:
         return iter(self.make())
 
 
+class ValuesLater(WrittenLater):
+    """A JSON array of plain values (not text) made as it is written: `make()` yields `count` values, each
+    written where it lands and dropped (a report's services, each holding its findings)."""
+
+    __slots__ = ()
+
+
 def boolean(value: bool) -> str:
     return "true" if value else "false"
 
@@ -108,7 +115,7 @@ def _write(value: Any, newline: str, space: str, colon: str, sink: Sink | None =
         if kind is str:
             add(string(value))
             return
-        if kind is dict or kind is list:
+        if kind is dict or kind is list or kind is ValuesLater:
             pass
         elif isinstance(value, str):
             add(string(value))
@@ -128,15 +135,18 @@ def _write(value: Any, newline: str, space: str, colon: str, sink: Sink | None =
         elif isinstance(value, float):
             add(_float(value))
             return
-        if isinstance(value, (list, tuple)):
+        if kind is ValuesLater or isinstance(value, (list, tuple)):
             if not value:
                 add("[]")
                 return
             inner = margin + space
             separator = "," + inner
             add("[")
+            later = kind is ValuesLater
             for n, item in enumerate(value):
                 add(separator if n else inner)
+                if later and n % _FLUSH_ITEMS == 0:
+                    flush()
                 write(item, inner)
             add(margin)
             add("]")

@@ -132,7 +132,7 @@ def test_an_array_written_later_is_made_while_it_is_written(monkeypatch):
     """WrittenLater gives the same text as Written; its items are made as they go out (a report's findings
     never all exist as text at once), so the sink has pieces before the last item is made."""
     import gate.report.jsontext as jsontext
-    from gate.report.jsontext import WrittenLater
+    from gate.report.jsontext import ValuesLater, WrittenLater
 
     monkeypatch.setattr(jsontext, "_FLUSH_ITEMS", 2)
     items = [{"n": n, "s": "x\u2028" * n} for n in range(9)]
@@ -151,3 +151,7 @@ def test_an_array_written_later_is_made_while_it_is_written(monkeypatch):
     assert "".join(pieces) == json.dumps({"a": [items, []]}, indent=2) == indented(value)
     assert made_before_output and made_before_output[0] < len(texts)
     assert compact({"a": WrittenLater(2, lambda: ["1", "[]"])}) == '{"a":[1,[]]}'
+    plain = [{"k": [n, {"deep": "\u2028"}]} for n in range(5)]
+    later = ValuesLater(len(plain), lambda: iter(plain))
+    assert indented({"v": later, "e": ValuesLater(0, list)}) == json.dumps({"v": plain, "e": []}, indent=2)
+    assert compact([later]) == json.dumps([plain], separators=(",", ":"))
