@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
 Renderer = Callable[["Report", bool], str]  # (report, colour) -> text
 # (report, sink): the text handed to sink in pieces. For the formats whose text grows with every finding
-# (JSON, SARIF): at 121,000 objects the JSON report is 228 MiB, and one str of it (with its bytes) would
-# raise the run's peak by twice that.
+# (JSON, SARIF, JUnit, annotations): at 121,000 objects the JSON report is 228 MiB, and one str of it (with
+# its bytes) would raise the run's peak by twice that.
 Writer = Callable[["Report", Callable[[str], object]], None]
 
 
@@ -69,6 +69,12 @@ def _junit(report: Report, colour: bool) -> str:
     return junit.render(report, colour)
 
 
+def _junit_pieces(report: Report, sink: Callable[[str], object]) -> None:
+    from gate.report import junit
+
+    junit.write(report, sink)
+
+
 def _markdown(report: Report, colour: bool) -> str:
     from gate.report import markdown
 
@@ -102,4 +108,5 @@ WRITERS: dict[str, Writer] = {
     "json": _json_pieces,
     "sarif": _sarif_pieces,
     "github": _github_pieces,
+    "junit": _junit_pieces,
 }

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from itertools import repeat
 
+from gate.checks.base import Check
 from gate.model import SEVERITY_RANK, Finding, Report, Suppressed
 
 # XML 1.0 cannot carry most control characters, and a parser message may quote them from the input.
@@ -95,20 +98,28 @@ def _testcase(check_id: str, name: str, finding: Finding | None, fail_on: str,
     message = _clean(finding.message)
     start = (f'<testcase classname="{_attribute(check_id)}" name="{_attribute(name)}" time="0" '
              f'file="{_attribute(cleaned[finding.file])}" line="{_attribute(str(finding.line))}">{CHILD}')
+    outcome = _outcome(finding, fail_on)
     counts = SEVERITY_RANK[finding.severity] >= SEVERITY_RANK[fail_on]
-    if finding.unverified:
+    if outcome == "skipped":
         verdict = "the gate fails on it" if counts else "below --fail-on"
         return (f'{start}<skipped message="{_attribute(f"could not verify ({verdict}): {message}")}" />'
                 f'{CASE}</testcase>'), "skipped"
     # what the finding is and how to fix it, as the case's text
     described = _text(f"{cleaned[finding.severity]} at {cleaned[finding.file]}:{finding.line}: {message}"
                       f"\n  remediation: {cleaned[finding.remediation]}")
-    if counts:
+    if outcome == "failure":
         return (f'{start}<failure type="{_attribute(finding.severity)}" '
                 f'message="{_attribute(f"{cleaned[finding.check]}: {message}")}">{described}</failure>'
                 f'{CASE}</testcase>'), "failure"
     # below --fail-on: passing, but visible
     return f"{start}<system-out>{described}</system-out>{CASE}</testcase>", "passed"
+
+
+def _outcome(finding: Finding, fail_on: str) -> str:
+    """A finding's case: skipped when it could not be verified, failed at or above --fail-on, else passed."""
+    if finding.unverified:
+        return "skipped"
+    return "failure" if SEVERITY_RANK[finding.severity] >= SEVERITY_RANK[fail_on] else "passed"
 
 
 def _names(findings: list[Finding]) -> list[str]:
@@ -123,60 +134,106 @@ def _names(findings: list[Finding]) -> list[str]:
 
 
 def render(report: Report, colour: bool = False) -> str:
+    return "".join(_pieces(report))
+
+
+def write(report: Report, sink) -> None:
+    """`render`'s text, handed to `sink` in pieces of about a MiB: 100,000 findings make 60 MiB of XML."""
+    batch: list[str] = []
+    size = 0
+    for piece in _pieces(report):
+        batch.append(piece)
+        size += len(piece)
+        if size >= 1 << 20:
+            sink("".join(batch))
+            batch.clear()
+            size = 0
+    sink("".join(batch))
+
+
+_COUNTED = ("tests", "failures", "errors", "skipped")
+
+
+def _pieces(report: Report) -> Iterator[str]:
+    # The root and each suite open with their totals: counted in a first pass over the outcomes (no text
+    # made), then the cases are made and handed out one at a time.
+    suites = _suites(report)
+    counts = [_count(outcome for _, outcome in cases(False)) for _, cases in suites]
+    totals = {key: sum(c[key] for c in counts) for key in _COUNTED}
+    root = _start("testsuites", {"name": "ingress-gate", **{key: str(totals[key]) for key in _COUNTED}, "time": "0"})
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+    if not suites:
+        yield root + " />\n"
+        return
+    yield root + ">"
+    for (name, cases), count in zip(suites, counts):
+        start = _start("testsuite", {"name": name, **{key: str(count[key]) for key in _COUNTED}, "time": "0"})
+        if not count["tests"]:
+            yield "\n  " + start + " />"
+            continue
+        yield "\n  " + start + ">"
+        for case, _ in cases(True):
+            yield CASE + case
+        yield "\n  </testsuite>"
+    yield "\n</testsuites>\n"
+
+
+def _count(outcomes: Iterable[str]) -> dict[str, int]:
+    counts = dict.fromkeys(_COUNTED, 0)
+    for outcome in outcomes:
+        counts["tests"] += 1
+        if outcome != "passed":
+            counts[{"failure": "failures", "error": "errors", "skipped": "skipped"}[outcome]] += 1
+    return counts
+
+
+Cases = Callable[[bool], Iterator[tuple[str, str]]]  # (with text?) -> (case, outcome); "" as case without
+
+
+def _suites(report: Report) -> list[tuple[str, Cases]]:
+    """(suite name, its cases) per check, and one for the inputs that could not be read."""
     by_check: dict[str, list[Finding]] = defaultdict(list)
     for finding in report.findings:
         by_check[finding.check].append(finding)
     silenced: dict[str, list[Suppressed]] = defaultdict(list)
     for quiet in report.suppressed:
         silenced[quiet.finding.check].append(quiet)
-    suites: list[str] = []
-    totals: dict[str, int] = defaultdict(int)
     cleaned = _Cleaned()
-    for entry in report.checks:
-        findings = by_check.get(entry.id, [])
-        cases = [_testcase(entry.id, name, f, report.fail_on, cleaned)
-                 for name, f in zip(_names(findings), findings)]
-        for quiet in silenced.get(entry.id, []):
-            skipped = _element("skipped", {"message": _clean(f"suppressed by {quiet.by}: {quiet.reason}")},
-                               margin=CHILD)
-            case = _element("testcase", {"classname": entry.id, "name": f"{_case_name(quiet.finding)} (suppressed)",
-                                         "time": "0", "file": _clean(quiet.finding.file),
-                                         "line": str(quiet.finding.line)}, [skipped], margin=CASE)
-            cases.append((case, "skipped"))
-        if not cases:
+
+    def of_check(entry: Check) -> Cases:
+        findings, quiet = by_check.get(entry.id, []), silenced.get(entry.id, [])
+
+        def cases(text: bool) -> Iterator[tuple[str, str]]:
+            for name, f in zip(_names(findings) if text else repeat(""), findings):
+                yield _testcase(entry.id, name, f, report.fail_on, cleaned) if text else ("", _outcome(f, report.fail_on))
+            for q in quiet:
+                if not text:
+                    yield "", "skipped"
+                    continue
+                skipped = _element("skipped", {"message": _clean(f"suppressed by {q.by}: {q.reason}")}, margin=CHILD)
+                yield _element("testcase", {"classname": entry.id, "name": f"{_case_name(q.finding)} (suppressed)",
+                                            "time": "0", "file": _clean(q.finding.file),
+                                            "line": str(q.finding.line)}, [skipped], margin=CASE), "skipped"
+            if findings or quiet:
+                return
             offline = entry.probe is not None and report.probe_status.get(entry.probe) == "offline"
             case_name = f"{entry.title} ({'not run: offline' if offline else 'no findings'})"
             if offline:  # never "passed": nothing was asked
                 skipped = _element("skipped", {"message": f"offline: {entry.id} needs the {entry.probe} probe"},
                                    margin=CHILD)
-                cases.append((_element("testcase", {"classname": entry.id, "name": case_name, "time": "0"},
-                                       [skipped], margin=CASE), "skipped"))
+                yield _element("testcase", {"classname": entry.id, "name": case_name, "time": "0"},
+                               [skipped], margin=CASE), "skipped"
             else:
-                cases.append(_testcase(entry.id, case_name, None, report.fail_on))
-        suites += _suite(entry.id, [case for case, _ in cases], [outcome for _, outcome in cases], totals)
+                yield _testcase(entry.id, case_name, None, report.fail_on)
+        return cases
+
+    def of_errors(text: bool) -> Iterator[tuple[str, str]]:
+        for error in report.errors:
+            yield (_element("testcase", {"classname": "input", "name": _clean(error), "time": "0"},
+                            [_element("error", {"type": "input-error", "message": _clean(error)}, margin=CHILD)],
+                            margin=CASE) if text else ""), "error"
+
+    suites: list[tuple[str, Cases]] = [(entry.id, of_check(entry)) for entry in report.checks]
     if report.errors:
-        cases = [_element("testcase", {"classname": "input", "name": _clean(error), "time": "0"},
-                          [_element("error", {"type": "input-error", "message": _clean(error)}, margin=CHILD)],
-                          margin=CASE) for error in report.errors]
-        suites += _suite("input", cases, ["error"] * len(report.errors), totals)
-    root = _start("testsuites", {"name": "ingress-gate", **{key: str(totals[key]) for key in
-                                                            ("tests", "failures", "errors", "skipped")}, "time": "0"})
-    # one join of every part: the document is 35 MiB at 45,000 findings, each copy of it counts
-    return "".join(['<?xml version="1.0" encoding="UTF-8"?>\n', root,
-                    *((">", *suites, "\n</testsuites>") if suites else (" />",)), "\n"])
-
-
-def _suite(name: str, cases: list[str], outcomes: list[str], totals: dict[str, int]) -> list[str]:
-    """The parts of a suite's element, from the newline before it (as _element would write it)."""
-    counts = {"tests": len(outcomes), "failures": outcomes.count("failure"), "errors": outcomes.count("error"),
-              "skipped": outcomes.count("skipped")}
-    for key, value in counts.items():
-        totals[key] += value
-    start = _start("testsuite", {"name": name, **{key: str(value) for key, value in counts.items()}, "time": "0"})
-    if not cases:
-        return ["\n  ", start, " />"]
-    parts = ["\n  ", start, ">"]
-    for case in cases:
-        parts += (CASE, case)
-    parts += ("\n  </testsuite>",)
-    return parts
+        suites.append(("input", of_errors))
+    return suites
