@@ -30,9 +30,10 @@ def resident_bytes() -> int:
 class LoadBudget:
     """Shared by every load of one run (render, cluster state): documents left, memory left."""
 
-    def __init__(self, documents: int = MAX_DOCUMENTS, memory: int = MEMORY_BUDGET) -> None:
+    def __init__(self, documents: int = MAX_DOCUMENTS, memory: int = MEMORY_BUDGET, of: str = "") -> None:
         self.documents = documents
         self.memory = memory
+        self.of = of  # for a part of the run's budget (a parse share): what it is a part of, for the message
         self.baseline = resident_bytes()
         self.unsampled = 0
         self.exhausted: str | None = None  # why reading stopped
@@ -52,7 +53,8 @@ class LoadBudget:
             grown = resident_bytes() - self.baseline
             if grown > self.memory:
                 self.exhausted = (f"the objects read so far take {grown / 1048576:,.0f} MiB, more than the "
-                                  f"{self.memory / 1048576:,.0f} MiB the gate allows itself; the rest is not read")
+                                  f"{self.memory / 1048576:,.0f} MiB {self.of or 'the gate allows itself'}; the rest "
+                                  f"is not read")
                 return self.exhausted
         return None
 

@@ -44,11 +44,13 @@ def parse_documents(docs: list[Document], max_bytes: int, budget: LoadBudget) ->
     """Each document's Parsed, in order, up to the first the budget did not let be read, and then why."""
     shares = parallel.shares_for(len(docs), MIN_PARALLEL)
     memory = budget.memory_left() // shares
+    part = "left" if shares == 1 else f"left to each of {shares} parsers"
+    of = f"{part} of the {budget.memory / 1048576:,.0f} MiB the gate allows itself"
     # Few documents take little memory, and a chart's few large CRDs would pay for walking their schemas.
     sharing = len(docs) >= MIN_PARALLEL
 
     def share(k: int) -> tuple[list[tuple[int, Parsed]], tuple[int, str] | None]:
-        mine = LoadBudget(documents=len(docs), memory=memory)  # the documents are counted already
+        mine = LoadBudget(documents=len(docs), memory=memory, of=of)  # the documents are counted already
         memo: dict[str, str] = {}
         found: list[tuple[int, Parsed]] = []
         for start in range(k * CHUNK, len(docs), shares * CHUNK):
