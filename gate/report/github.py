@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gate.model import Finding, Report
+from gate.report import batched
 from gate.report.locations import on_disk, relative_path
 from gate.report.safe import clean
 
@@ -56,20 +57,9 @@ def render(report: Report, colour: bool = False) -> str:
     return "".join(annotations(report))
 
 
-# Annotations handed out per this many (`write`): 100,000 findings make 40 MiB of them.
-_BATCH = 1024
-
-
 def write(report: Report, sink) -> None:
-    """`render`'s text, handed to `sink` in pieces."""
-    batch: list[str] = []
-    for line in annotations(report):
-        batch.append(line)
-        if len(batch) >= _BATCH:
-            sink("".join(batch))
-            batch.clear()
-    if batch:
-        sink("".join(batch))
+    """`render`'s text, handed to `sink` in pieces: 100,000 findings make 40 MiB of annotations."""
+    batched(annotations(report), sink)
 
 
 def annotations(report: Report) -> Iterator[str]:

@@ -17,6 +17,7 @@ from itertools import repeat
 
 from gate.checks.base import Check
 from gate.model import SEVERITY_RANK, Finding, Report, Suppressed
+from gate.report import batched
 
 # XML 1.0 cannot carry most control characters, and a parser message may quote them from the input.
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -139,16 +140,7 @@ def render(report: Report, colour: bool = False) -> str:
 
 def write(report: Report, sink) -> None:
     """`render`'s text, handed to `sink` in pieces of about a MiB: 100,000 findings make 60 MiB of XML."""
-    batch: list[str] = []
-    size = 0
-    for piece in _pieces(report):
-        batch.append(piece)
-        size += len(piece)
-        if size >= 1 << 20:
-            sink("".join(batch))
-            batch.clear()
-            size = 0
-    sink("".join(batch))
+    batched(_pieces(report), sink)
 
 
 _COUNTED = ("tests", "failures", "errors", "skipped")
