@@ -6,8 +6,8 @@ text, the parsed objects, compiled schemas) copy-on-write, so nothing is seriali
 it sends back its share's results, pickled, while the parent works on its own share.
 
 A fork is used only where it is safe and worth it: POSIX fork, no other thread in this process but
-ones declared fork-safe (a fork copies locks other threads hold), more than one CPU in this process's affinity (a container's
-cpuset, a taskset), and a caller that judged the work large enough. Whatever goes wrong in a child
+ones declared fork-safe (a fork copies locks other threads hold), more than one CPU in this process's
+affinity (a container's cpuset, a taskset), and a caller that judged the work large enough. Whatever goes wrong in a child
 (it dies, is killed, cannot pickle its results) costs only time: the parent does that share itself,
 so results never depend on how the work was split.
 """

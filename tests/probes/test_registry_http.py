@@ -8,28 +8,15 @@ and a proxy the environment names must still be used."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
 import json
 
 from hostile_registry import DIGEST, MANIFEST_HEADERS, OCI_INDEX, OCI_MANIFEST, Answer, HostileServer
 from registry_server import ca, client_ssl, open_registry, registry_data, server_ssl  # noqa: F401 - fixtures
+from test_registry import ask
 
-from gate.domain.imageref import parse
 from gate.probes import registry as reg
-from gate.probes.credentials import CredentialStore
-
-
-def ask(refs: list[str], *, ssl_context=None, **settings) -> tuple[dict[str, reg.ManifestAnswer], reg.RegistryClient]:
-    store = CredentialStore("/nonexistent/config.json", env={})
-    parsed = {text: parse(text) for text in refs}
-
-    async def go():
-        async with reg.RegistryClient(store, reg.RegistrySettings(**settings), ssl_context=ssl_context) as client:
-            answers = await client.check_all(parsed.values())
-            return {text: answers[ref] for text, ref in parsed.items()}, client
-    return asyncio.run(go())
 
 
 def test_a_kept_alive_connection_the_server_ended_is_replaced_at_once():
