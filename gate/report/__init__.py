@@ -7,7 +7,7 @@ start-up a one-file pre-commit run would otherwise pay on every commit).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,24 +18,6 @@ Renderer = Callable[["Report", bool], str]  # (report, colour) -> text
 # (JSON, SARIF, JUnit, annotations): at 121,000 objects the JSON report is 228 MiB, and one str of it (with
 # its bytes) would raise the run's peak by twice that.
 Writer = Callable[["Report", Callable[[str], object]], None]
-
-# Characters a writer gathers before handing them on: few calls to the sink, little held at once.
-BATCH_CHARS = 1 << 20
-
-
-def batched(pieces: Iterable[str], sink: Callable[[str], object]) -> None:
-    """Hand the pieces to sink joined in batches of about BATCH_CHARS characters."""
-    batch: list[str] = []
-    size = 0
-    for piece in pieces:
-        batch.append(piece)
-        size += len(piece)
-        if size >= BATCH_CHARS:
-            sink("".join(batch))
-            batch.clear()
-            size = 0
-    if batch:
-        sink("".join(batch))
 
 
 def _linked(report: Report) -> Report:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gate.model import Finding, Report
-from gate.report import batched
 from gate.report.locations import on_disk, relative_path
+from gate.report.pieces import batched
 from gate.report.safe import clean
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}

@@ -17,7 +17,7 @@ from itertools import repeat
 
 from gate.checks.base import Check
 from gate.model import SEVERITY_RANK, Finding, Report, Suppressed
-from gate.report import batched
+from gate.report.pieces import batched
 
 # XML 1.0 cannot carry most control characters, and a parser message may quote them from the input.
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

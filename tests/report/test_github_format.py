@@ -104,10 +104,10 @@ def test_render_is_annotation_per_finding_on_the_examples(folder):
 
 def test_written_in_pieces_it_is_the_rendered_text(monkeypatch):
     """`write` (what the CLI uses) hands out render's annotations in batches; joined, the same text."""
-    import gate.report
     from gate.report import github
+    from gate.report import pieces as batching
 
-    monkeypatch.setattr(gate.report, "BATCH_CHARS", 200)
+    monkeypatch.setattr(batching, "BATCH_CHARS", 200)
     report = run(RunConfig(paths=[str(EXAMPLES / "incident")], offline=True))
     pieces: list[str] = []
     github.write(report, pieces.append)
