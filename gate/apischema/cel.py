@@ -43,6 +43,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from .cel_reads import Reads, project, reads_of
 from .schema import Node, Violation, format_path
 
 try:  # The dependency is declared; a platform without a wheel still gets every other check.
@@ -352,15 +353,17 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-# Results per (node, value): a render repeats the same values (22,514 solver routes share their
-# parentRefs and filters), and a rule's verdict depends on its node's value alone. The key is a 128-bit
-# BLAKE2 digest of the node's id and the value's repr: the repr is exact for JSON values (1, True and
-# "1" differ) and cheaper than a CEL call, the digest keeps an entry at about 100 bytes whatever the
-# value's size. An entry is the node itself when its rules pass (the usual case: no allocation), else
-# the node and the violations; the node is kept so that its id cannot be reused by another node. The
-# memo is bounded: most values of a large render are met once (a route's path token), so a memo holding
-# every one of them would cost a 50,000-route run 60 MB to speed up nothing; the values that do repeat
-# are learnt again within a few objects after it is emptied.
+# Results per (node, what its rules can see of the value): a render repeats nearly the same values
+# (22,514 solver routes share their parentRefs and filters, and differ in a name and a path token that
+# most rules never read: gate.apischema.cel_reads), and a rule's verdict depends on what it reads
+# alone. The key is a 128-bit BLAKE2 digest of the node's id and the repr of the value's projection:
+# the repr is exact for JSON values (1, True and "1" differ) and cheaper than a CEL call, the digest
+# keeps an entry at about 100 bytes whatever the value's size. An entry is the node itself when its
+# rules pass (the usual case: no allocation), else the node and the violations; the node is kept so
+# that its id cannot be reused by another node. The memo is bounded: most values that rules read are
+# met once (a route's path token), so a memo holding every one of them would cost a 50,000-route run
+# 60 MB to speed up nothing; the values that do repeat are learnt again within a few objects after it
+# is emptied.
 _RESULTS: dict[bytes, Any] = {}
 _RESULTS_MAX = 20_000
 
@@ -375,12 +378,40 @@ def _memo_key(node: Node, value: Any) -> bytes | None:
     return digest.digest()
 
 
+def _reads(node: Node, rules: list[Rule]) -> Reads:
+    """What the node's evaluated rules and their message expressions can observe, once per node, by
+    the value's own property names (CEL sees `namespace` as `__namespace__`): the value is projected
+    before to_cel, which then runs only when the memo does not know the answer."""
+    reads = node.reads
+    if reads is None:
+        programs = [program for rule in rules if rule.program is not None and not rule.transition
+                    for program in (rule.program, rule.message_expression) if program is not None]
+        reads = node.reads = _by_property_names(reads_of(programs), node)
+    return reads
+
+
+def _by_property_names(reads: Reads, node: Node | None) -> Reads:
+    if reads.whole or node is None:
+        return reads
+    node.ensure()
+    out = Reads()
+    out.length = reads.length
+    if reads.items is not None:
+        out.items = _by_property_names(reads.items, node.items)
+    names = {escape(name): (name, child) for name, child in (node.props or {}).items()}
+    for seen, child in reads.fields.items():
+        # A declared property by its escaped name; any other key (a map's) as CEL sees it unescaped.
+        name, schema = names.get(seen, (seen, node.additional))
+        out.fields[name] = _by_property_names(child, schema)
+    return out
+
+
 def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
     """Evaluate the node's rules with ``self`` = value; append violations to out."""
     rules = rules_of(node)
     if not rules:
         return
-    key = _memo_key(node, value)
+    key = _memo_key(node, project(value, _reads(node, rules)))
     if key is not None:
         hit = _RESULTS.get(key)
         if hit is node:
@@ -389,7 +420,7 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
             out.extend(Violation(path + rel, msg, kind) for rel, msg, kind in hit[1:])
             return
     found: list[Violation] = []
-    _evaluate(node, rules, value, found)
+    _evaluate(node, rules, to_cel(node, value), found)
     out.extend(Violation(path + v.path, v.message, v.kind) for v in found)
     if key is not None:
         if len(_RESULTS) >= _RESULTS_MAX:
@@ -397,11 +428,10 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
         _RESULTS[key] = (node, *((v.path, v.message, v.kind) for v in found)) if found else node
 
 
-def _evaluate(node: Node, rules: list[Rule], value: Any, out: list[Violation]) -> None:
-    self_value = _MISSING
+def _evaluate(node: Node, rules: list[Rule], self_value: Any, out: list[Violation]) -> None:
+    """The rules' violations with ``self`` = self_value, the value as CEL sees it (to_cel)."""
     combined = _combined(node, rules)
     if combined is not None:
-        self_value = to_cel(node, value)
         try:
             result = combined.eval(data={"self": self_value}).plain_value()
         except Exception:
@@ -416,8 +446,6 @@ def _evaluate(node: Node, rules: list[Rule], value: Any, out: list[Violation]) -
             out.append(Violation(where, f"rule cannot be evaluated offline ({rule.error}): "
                                         f"{rule.rule}", "unevaluable"))
             continue
-        if self_value is _MISSING:
-            self_value = to_cel(node, value)
         try:
             result = rule.program.eval(data={"self": self_value}).value()
             if not isinstance(result, bool) and _NOT_JSON.match(str(result)):
@@ -439,7 +467,6 @@ def _evaluate(node: Node, rules: list[Rule], value: Any, out: list[Violation]) -
                                         f"{rule.message or rule.rule}", "cel"))
 
 
-_MISSING = object()
 _NOT_JSON = re.compile(r"INVALID_ARGUMENT: (Non-CEL value type|Integer value)")
 _NO_KEY = re.compile(r'NOT_FOUND: Key not found in map : "(.*)"')
 
