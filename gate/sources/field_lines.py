@@ -18,8 +18,11 @@ from gate.model import Resource
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-def path_segments(path: str) -> list[str | int]:
-    return [int(index) if index else key for key, index in _SEGMENT.findall(path)]
+@lru_cache(maxsize=1024)
+def path_segments(path: str) -> tuple[str | int, ...]:
+    """`spec.rules[0].backendRefs[0]` -> ("spec", "rules", 0, "backendRefs", 0). Cached: a render's
+    findings name a few paths thousands of times."""
+    return tuple(int(index) if index else key for key, index in _SEGMENT.findall(path))
 
 
 def _entries(text: str, first_line: int = 0) -> Iterator[tuple[int, int, str]]:
@@ -77,22 +80,43 @@ def line_of(text: str, path: str | Sequence[str | int]) -> int | None:
 
     `path` is `spec.listeners[3].tls` or, for keys with dots (annotations), a sequence of segments.
     """
-    segments = path_segments(path) if isinstance(path, str) else list(path)
+    segments = path_segments(path) if isinstance(path, str) else tuple(path)
     if not segments:
         return None
     first_line = 0
     if isinstance(segments[0], str) and _ROOT_AT_ZERO.match(text):
-        # Jump to a top-level key with the regex engine instead of walking the lines before it
-        # (metadata is often half of a document); keys of a root mapping start at column 0.
-        match = _top_level_key(segments[0]).search(text)
-        if match is None:
+        # Jump to a top-level key instead of walking the lines before it (metadata is often half of a
+        # document); keys of a root mapping start at column 0.
+        start = _top_level(text, segments[0])
+        if start is None:
             return None
-        first_line = text.count("\n", 0, match.start())
-        text = text[match.start():]
+        first_line = text.count("\n", 0, start)
+        text = text[start:]
     return _walk(text, first_line, segments)
 
 
-def _walk(text: str, first_line: int, segments: list[str | int]) -> int | None:
+def _top_level(text: str, key: str) -> int | None:
+    """Where the first line that starts with `key:` (or the key quoted) begins. Lines are found with
+    str.find and only they are tried with the pattern: a search for `^` in multi-line mode tries every
+    position of the text."""
+    pattern = _top_level_key(key)
+    first: int | None = None
+    for spelling in (key, f'"{key}"', f"'{key}'"):
+        at = 0 if text.startswith(spelling) else text.find("\n" + spelling) + 1
+        if at == 0 and not text.startswith(spelling):
+            continue
+        while first is None or at < first:
+            if pattern.match(text, at):
+                first = at
+                break
+            after = text.find("\n" + spelling, at)
+            if after < 0:
+                break
+            at = after + 1
+    return first
+
+
+def _walk(text: str, first_line: int, segments: Sequence[str | int]) -> int | None:
     """The walk of `_walk_entries` in one loop over the lines, entries made inline: the same
     answers (tests/sources/test_field_lines.py compares them on the corpus), without a generator
     step per line. It runs once per finding: 22,000 findings of one render make it count."""
@@ -151,7 +175,7 @@ def _walk(text: str, first_line: int, segments: list[str | int]) -> int | None:
     return None
 
 
-def _walk_entries(text: str, first_line: int, segments: list[str | int]) -> int | None:
+def _walk_entries(text: str, first_line: int, segments: Sequence[str | int]) -> int | None:
     """The walk over `_entries`, the reference `_walk` is held to."""
     entries = _entries(text, first_line)
     entry = next(entries, None)

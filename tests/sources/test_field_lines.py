@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import CORPUS, needs_corpus
 
 from gate.sources import field_lines
@@ -127,5 +129,33 @@ def test_the_one_loop_walk_agrees_with_the_entry_walk_on_the_corpus():
                 wanted = [*fields, "no-such-key"] if compared % 7 == 0 else list(fields)
                 fast = field_lines._walk(doc.text, 0, wanted)
                 assert fast == field_lines._walk_entries(doc.text, 0, wanted), f"{path}:{doc.line} {wanted}"
+                compared += 1
+    assert compared > 5_000
+
+
+def _searched(text: str, key: str) -> int | None:
+    """The reference for the jump to a top-level key: the regex engine's multi-line search."""
+    match = field_lines._top_level_key(key).search(text)
+    return match.start() if match else None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(parts=st.lists(st.sampled_from(["\n", " ", "\t", ":", '"', "'", "#", "spec", "spe", "specs", "a", "- "]),
+                      max_size=30),
+       key=st.sampled_from(["spec", "a", "spe"]))
+def test_the_jump_to_a_top_level_key_finds_what_a_multiline_search_finds(parts, key):
+    text = "".join(parts)
+    assert field_lines._top_level(text, key) == _searched(text, key)
+
+
+@needs_corpus
+def test_the_jump_to_a_top_level_key_agrees_with_the_search_on_the_corpus():
+    compared = 0
+    for path in iter_manifest_files(CORPUS):
+        if path.parent.name == "big":
+            continue
+        for doc in list(split_documents(path.read_text(encoding="utf-8", errors="replace"), str(path)))[:8]:
+            for key in ("spec", "metadata", "data", "kind", "status", "items", "rules", "webhooks"):
+                assert field_lines._top_level(doc.text, key) == _searched(doc.text, key), (path, doc.line, key)
                 compared += 1
     assert compared > 5_000
