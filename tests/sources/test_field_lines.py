@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from conftest import CORPUS, needs_corpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import CORPUS, needs_corpus
 
 from gate.sources import field_lines
 from gate.sources.field_lines import line_of
