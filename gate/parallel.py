@@ -3,7 +3,8 @@
 Parsing YAML and validating objects are pure Python (or C under the GIL), one object at a time, and
 at the incident's scale each costs seconds. A forked child shares what the parent holds (the file's
 text, the parsed objects, compiled schemas) copy-on-write, so nothing is serialised on the way in;
-it sends back its share's results, pickled, while the parent works on its own share.
+it sends back its share's results, pickled, while the parent works on its own share (fork_map), or on
+something else altogether (start: the API validation runs beside the other checks).
 
 A fork is used only where it is safe and worth it: POSIX fork, no other thread in this process but
 ones declared fork-safe (a fork copies locks other threads hold), more than one CPU in this process's
@@ -16,10 +17,11 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import threading
 import weakref
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -70,6 +72,51 @@ def fork_map(work: Callable[[int], T], shares: int) -> list[T]:
         delivered = _collect(child)
         results.append(delivered[0] if delivered is not None else work(share))
     return results
+
+
+class Started(Generic[T]):
+    """Shares of work running in forked children while this process goes on (see `start`)."""
+
+    def __init__(self, work: Callable[[int], T], children: list[tuple[int, int] | None]) -> None:
+        self._work = work
+        self._children = children
+        self._results: list[T] | None = None
+
+    def join(self) -> list[T]:
+        """[work(0), ..., work(shares - 1)], waiting for the children; a share whose child did not
+        deliver (or every share, where none could start) is done here."""
+        if self._results is None:
+            children, self._children = self._children, []
+            results = []
+            for share, child in enumerate(children):
+                delivered = _collect(child)
+                results.append(delivered[0] if delivered is not None else self._work(share))
+            self._results = results
+        return self._results
+
+    def __del__(self) -> None:
+        # Never joined (the run stopped on an error): the children's work is not wanted any more.
+        for child in self._children:
+            if child is not None:
+                pid, read = child
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                except OSError:
+                    pass
+                os.close(read)
+        self._children = []
+
+
+def start(work: Callable[[int], T], shares: int) -> Started[T]:
+    """work(0), ..., work(shares - 1), each in a forked child, while this process does something else;
+    `.join()` gives the results. Where forking is unsafe, or for a single share, nothing starts now and
+    join() does the work."""
+    if shares <= 1 or not can_fork():
+        return Started(work, [None] * max(shares, 0))
+    import pickle  # noqa: F401 - imported before forking: a child then only finds it in sys.modules
+
+    return Started(work, [_start(work, share) for share in range(shares)])
 
 
 def _start(work: Callable[[int], T], share: int) -> tuple[int, int] | None:

@@ -13,8 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from gate import parallel
 from gate.checklist.builder import build_checklists, private_https_names
 from gate.checks import ALL_CHECK_IDS, AUDIT_CHECKS, CHECKS, PROBES
+from gate.checks.api import VALIDATING, start_validation
 from gate.checks.base import Check, Context, InputCounts
 from gate.config import FAIL_ON, RunConfig, UsageError
 from gate.index import Index
@@ -24,8 +26,8 @@ from gate.policy.decisions import Decisions
 from gate.probes.base import ProbeStatus
 from gate.progress import NO_PROGRESS, Progress
 from gate.sources import SourceError, check_options, read_known, read_render
-from gate.sources.field_lines import field_line
 from gate.sources.budget import LoadBudget
+from gate.sources.field_lines import field_line
 from gate.sources.files import display_path, paused_gc
 from gate.sources.selection import Selection, SelectionError, select
 
@@ -67,18 +69,14 @@ FIELD_LINES_PER_OBJECT = 128
 FIELD_LINE_TEXT_PER_OBJECT = 16 * 1024 * 1024
 
 
-def to_finding(check: Check, hit: Hit, severity: str, lookups: dict[int, int]) -> Finding:
-    """The finding a hit makes; `lookups` counts field-line lookups per object across the run."""
+def to_finding(check: Check, hit: Hit, severity: str) -> tuple[Finding, tuple[Resource, Any] | None]:
+    """The finding a hit makes, with the object and path whose field line it should point at (the
+    finding points at the object's first line until `add_field_lines` looks it up), if any."""
     res = hit.resource
     target = res.derived_from if res is not None and res.derived_from is not None else res
     line = hit.line
-    if not line and res is not None and res is target and hit.path:
-        done = lookups.get(id(res), 0)
-        allowed = min(FIELD_LINES_PER_OBJECT, max(1, FIELD_LINE_TEXT_PER_OBJECT // max(1, len(res.text or ""))))
-        if done < allowed:
-            line = field_line(res, hit.path)
-            lookups[id(res)] = done + 1
-    return Finding(
+    lookup = (res, hit.path) if not line and res is not None and res is target and hit.path else None
+    finding = Finding(
         check=check.id, severity=severity, message=hit.message,
         file=hit.file or (target.file if target else "<input>"), line=line or (target.line if target else 1),
         api_version=res.api_version if res else "", kind=res.kind if res else "",
@@ -86,6 +84,37 @@ def to_finding(check: Check, hit: Hit, severity: str, lookups: dict[int, int]) -
         remediation=check.remediation, source=hit.source or (target.source if target else None),
         hostname=hit.hostname, unverified=hit.unverified, image=hit.image, item=hit.item or check.item,
     )
+    return finding, lookup
+
+
+# Below this many lookups one process is faster than forks (gate.parallel).
+FIELD_LINES_PARALLEL = 2_000
+
+
+def add_field_lines(wanted: list[tuple[list[Any], int, Resource, Any]]) -> None:
+    """Point findings at their fields: `wanted` is (list, position, object, path) in report order,
+    the list holding the Finding (or the Suppressed holding it) at the position. Each object gets
+    at most its share of lookups, in that order (FIELD_LINES_PER_OBJECT)."""
+    lookups: dict[int, int] = {}
+    granted = []
+    for entry in wanted:
+        res = entry[2]
+        done = lookups.get(id(res), 0)
+        allowed = min(FIELD_LINES_PER_OBJECT, max(1, FIELD_LINE_TEXT_PER_OBJECT // max(1, len(res.text or ""))))
+        if done < allowed:
+            lookups[id(res)] = done + 1
+            granted.append(entry)
+    # Each lookup walks its object's text, independently of the others: split between processes.
+    shares = parallel.shares_for(len(granted), FIELD_LINES_PARALLEL)
+    parts = parallel.fork_map(lambda k: [field_line(e[2], e[3]) for e in granted[k::shares]], shares)
+    for k, lines in enumerate(parts):
+        for (bucket, position, _, _), line in zip(granted[k::shares], lines):
+            if line:
+                held = bucket[position]
+                finding = held.finding if isinstance(held, Suppressed) else held
+                # Still being made: no one has hashed or shown it yet (a frozen dataclass's copy through
+                # dataclasses.replace costs more than the lookup).
+                object.__setattr__(finding, "line", line)
 
 
 def run_probes(ctx: Context, checks: list[Check], canned: ProbeAnswers | None = None) -> None:
@@ -133,24 +162,34 @@ def _timed(timings: dict[str, float] | None, stage: str) -> Iterator[None]:
 
 
 def run_checks(ctx: Context, checks: list[Check], decisions: Decisions,
-               timings: dict[str, float] | None = None) -> tuple[list[Finding], list[Suppressed]]:
-    """Every check's hits through the policy's decisions: (findings in report order, suppressed)."""
-    findings: list[Finding] = []
-    suppressed: list[Suppressed] = []
-    lookups: dict[int, int] = {}  # field-line lookups per object (ids of Resources the index holds)
-    for entry in checks:
+               timings: dict[str, float] | None = None,
+               late: frozenset[str] = frozenset()) -> tuple[list[Finding], list[Suppressed]]:
+    """Every check's hits through the policy's decisions: (findings in report order, suppressed).
+
+    The checks in `late` run after the others (their input is computed in the background meanwhile);
+    findings, suppressions and field-line lookups are still made in catalogue order, so the report is
+    the same whichever order the checks ran in."""
+    found: list[list[Finding]] = [[] for _ in checks]
+    quiet: list[list[Suppressed]] = [[] for _ in checks]
+    wanted: list[list[tuple[list[Any], int, Resource, Any]]] = [[] for _ in checks]
+    order = [i for i, c in enumerate(checks) if c.id not in late] + [i for i, c in enumerate(checks) if c.id in late]
+    for i in order:
+        entry = checks[i]
         ctx.current = entry
         with _timed(timings, f"check:{entry.id}"):
             for hit in entry.fn(ctx):
-                finding = to_finding(entry, hit, decisions.severity(entry, hit), lookups)
+                finding, lookup = to_finding(entry, hit, decisions.severity(entry, hit))
                 silenced = decisions.silenced(entry, hit, finding)
-                if silenced is not None:
-                    suppressed.append(silenced)
-                else:
-                    findings.append(finding)
+                bucket: list[Any] = found[i] if silenced is None else quiet[i]
+                bucket.append(finding if silenced is None else silenced)
+                if lookup is not None:
+                    wanted[i].append((bucket, len(bucket) - 1, *lookup))
     ctx.current = None
+    with _timed(timings, "field-lines"):
+        add_field_lines([entry for per_check in wanted for entry in per_check])
+    findings = [f for per_check in found for f in per_check]
     findings.sort(key=lambda f: (f.file, f.line, -SEVERITY_RANK[f.severity], f.check, f.message))
-    return findings, suppressed
+    return findings, [s for per_check in quiet for s in per_check]
 
 
 def run(config: RunConfig, *, known: list[Resource] | None = None, probe_answers: ProbeAnswers | None = None,
@@ -203,10 +242,16 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
                            first_input=_first_input(config)),
         progress=progress,
     )
+    # The API validation starts in forked children before the probes and the other checks, and works
+    # beside them (and the probes' network waits); its checks run last.
+    late = VALIDATING & ctx.selected
+    if late:
+        with _timed(timings, "check:api-version-unknown"):
+            start_validation(ctx)
     with _timed(timings, "probes"):
         run_probes(ctx, checks, probe_answers)
 
-    findings, suppressed = run_checks(ctx, checks, Decisions(policy), timings)
+    findings, suppressed = run_checks(ctx, checks, Decisions(policy), timings, late)
     with _timed(timings, "checklist"):
         services, unassigned = build_checklists(ctx, findings, checks, suppressed)
     findings, services, unassigned, outside = focus_on_changed(selection, findings, services, unassigned)

@@ -90,3 +90,50 @@ print("ok")
 """
     proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_started_shares_run_in_children_while_this_process_goes_on(forking: None, tmp_path) -> None:
+    parent = os.getpid()
+    gate_file = tmp_path / "go"
+
+    def work(k: int) -> tuple[int, int]:
+        # Each child waits until the parent has gone on and written the file: the work runs alongside.
+        while not gate_file.exists():
+            pass
+        return k, os.getpid()
+
+    started = parallel.start(work, 2)
+    gate_file.write_text("go")
+    results = started.join()
+    assert [k for k, _ in results] == [0, 1]
+    assert parent not in {pid for _, pid in results} and len({pid for _, pid in results}) == 2
+    assert started.join() is results  # joined once
+
+
+def test_a_started_share_whose_child_fails_is_done_by_join(forking: None) -> None:
+    parent = os.getpid()
+
+    def work(k: int) -> int:
+        if os.getpid() != parent and k == 0:
+            os._exit(3)
+        return k + 100
+
+    assert parallel.start(work, 2).join() == [100, 101]
+
+
+def test_where_forking_is_unsafe_join_does_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)
+    ran: list[int] = []
+    started = parallel.start(lambda k: ran.append(k) or k, 3)
+    assert ran == []  # nothing yet: the caller's own work comes first
+    assert started.join() == [0, 1, 2] and ran == [0, 1, 2]
+
+
+def test_a_start_never_joined_leaves_no_child_behind(forking: None) -> None:
+    started = parallel.start(lambda k: __import__("time").sleep(30), 2)
+    pids = [child[0] for child in started._children if child is not None]
+    assert len(pids) == 2
+    del started  # the run stopped on an error before collecting
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped already: no zombie, no child running on

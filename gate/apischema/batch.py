@@ -1,13 +1,15 @@
 """Validating every object of a render, split between processes (gate.parallel) when it pays.
 
-CEL evaluation and the structural walk cost more than parsing at the incident's scale (22,514
+CEL evaluation and the structural walk cost about as much as parsing at the incident's scale (22,514
 solver routes). Objects are independent: each process validates runs of objects round-robin and
-keeps only the results that are not valid, so little comes back through the pipe.
+keeps only the results that are not valid, so little comes back through the pipe. A run validates
+in children that start before the other checks and work beside them (`start`): the checks that do
+not need the results use the CPU the parent would otherwise leave idle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -29,18 +31,40 @@ def validate_all(validator: Validator, objects: Sequence[Any], workers: int | No
     double the run's memory). `workers`: processes to use (default: every CPU available, for a batch of
     at least MIN_PARALLEL objects); 1 validates in this process only.
     """
+    return start(validator, objects, workers, alongside=False).results()
+
+
+class Pending:
+    """A validation under way (see `start`)."""
+
+    def __init__(self, parts: Callable[[], list[list[tuple[int, Result]]]]) -> None:
+        self._parts = parts  # each share's results, once they are all done
+
+    def results(self) -> list[tuple[int, Result]]:
+        """What validate_all returns, once every share is done."""
+        found = [pair for part in self._parts() for pair in part]
+        found.sort(key=lambda pair: pair[0])
+        return found
+
+
+def start(validator: Validator, objects: Sequence[Any], workers: int | None = None,
+          alongside: bool = True) -> Pending:
+    """Validate the objects in forked children while this process goes on (`alongside`), every share
+    in a child; or, not alongside, now, with this process doing the first share. A batch too small
+    to split is validated in this process when results() is asked (alongside) or now."""
     count = workers if workers is not None else parallel.shares_for(len(objects), MIN_PARALLEL)
     count = max(1, min(count, len(objects) // CHUNK + 1))
 
     def share(k: int) -> list[tuple[int, Result]]:
         found = []
-        for start in range(k * CHUNK, len(objects), count * CHUNK):
-            for index in range(start, min(start + CHUNK, len(objects))):
+        for begin in range(k * CHUNK, len(objects), count * CHUNK):
+            for index in range(begin, min(begin + CHUNK, len(objects))):
                 result = validator.validate(objects[index])
                 if result.status not in (Status.VALID, Status.NOT_VALIDATED):
                     found.append((index, replace(result, defaulted=None)))
         return found
 
-    found = [pair for part in parallel.fork_map(share, count) for pair in part]
-    found.sort(key=lambda pair: pair[0])
-    return found
+    if alongside:
+        return Pending(parallel.start(share, count).join)
+    parts = parallel.fork_map(share, count)
+    return Pending(lambda: parts)

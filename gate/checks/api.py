@@ -12,8 +12,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 
-from gate.apischema import NOT_SERVED_BY_CRD, Result, Status, Validator
-from gate.apischema.batch import validate_all
+from gate.apischema import NOT_SERVED_BY_CRD, Result, Status, Validator, batch
 from gate.checks.base import Check, Context, Hit, collector
 from gate.config import UsageError
 from gate.domain.kube import WORKLOAD_KINDS
@@ -26,7 +25,9 @@ check = collector(CHECKS)
 CRD_GROUP = "apiextensions.k8s.io"
 GATEWAY_GROUPS = ("gateway.networking.k8s.io", "gateway.networking.x-k8s.io")
 CHANNEL_ANNOTATION = "gateway.networking.k8s.io/channel"
-_RESULTS: weakref.WeakKeyDictionary[Index, list[tuple[Resource, Result]]] = weakref.WeakKeyDictionary()
+# Per index: (resources, the validation under way), then the results once collected.
+_RESULTS: weakref.WeakKeyDictionary[Index, tuple[list[Resource], batch.Pending] | list[tuple[Resource, Result]]] = \
+    weakref.WeakKeyDictionary()
 
 
 # The checklist line a rejected object's finding belongs on: the line of what the object is for.
@@ -62,23 +63,36 @@ def _beyond_standard(resource: Resource, result: Result, message: str = "") -> b
     return message.startswith("unknown field")
 
 
-def results(ctx: Context) -> list[tuple[Resource, Result]]:
-    """(rendered object, what the API server makes of it), once per run and Kubernetes version."""
-    cached = _RESULTS.get(ctx.index)
-    if cached is not None:
-        return cached
+# The checks that read `results`: a run without them validates nothing.
+VALIDATING = frozenset({"api-version-unknown", "api-version-removed", "schema-invalid"})
+
+
+def start_validation(ctx: Context, alongside: bool = True) -> None:
+    """Begin validating the render in forked children (gate.apischema.batch.start), so that the other
+    checks run meanwhile (`alongside`); `results` collects it. The Kubernetes version is judged here."""
+    if ctx.index in _RESULTS:
+        return
     release = ctx.config.kube_version or str(ctx.option("kubernetesVersion"))
     try:
         validator = Validator(kubernetes_version=release.removeprefix("v"))
     except ValueError as exc:
-        raise UsageError(f"Kubernetes version {release}: {exc}") from None
+        raise UsageError(f"Kubernetes {release}: {exc}") from None
     # CRDs in view define their kinds (and override a shipped definition of the same kind).
     for crd in ctx.index.all_of(CRD_GROUP, "CustomResourceDefinition"):
         validator.add_crd(crd.body, source=crd.origin)
     resources = ctx.index.resources
-    # Only what a check reports is kept (batch.validate_all drops the defaulted copies).
-    cached = [(resources[i], result) for i, result in validate_all(validator, [res.body for res in resources])]
-    _RESULTS[ctx.index] = cached
+    _RESULTS[ctx.index] = (resources, batch.start(validator, [res.body for res in resources], alongside=alongside))
+
+
+def results(ctx: Context) -> list[tuple[Resource, Result]]:
+    """(rendered object, what the API server makes of it), once per run and Kubernetes version."""
+    if ctx.index not in _RESULTS:
+        start_validation(ctx, alongside=False)  # nothing runs beside it now: this process takes a share
+    cached = _RESULTS[ctx.index]
+    if isinstance(cached, tuple):
+        # Only what a check reports is kept (the batch drops the defaulted copies).
+        resources, pending = cached
+        cached = _RESULTS[ctx.index] = [(resources[i], result) for i, result in pending.results()]
     return cached
 
 
