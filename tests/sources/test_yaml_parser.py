@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 from conftest import CORPUS, needs_corpus
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gate.sources.documents import Document
 from gate.sources.files import iter_manifest_files, split_documents
@@ -74,3 +76,36 @@ def test_fast_path_agrees_with_libyaml_on_the_whole_corpus():
             fast += 1
             assert got == expected, f"{path}:{doc.line}"
     assert fast > 4000  # the guard must not send everything to libyaml
+
+
+# The line-start and after-indicator patterns take their blanks possessively; with backtracking
+# allowed (as first written) they must find the same documents sensitive.
+def _backtracking_patterns() -> list:
+    import re
+
+    from gate.sources import yaml_parser as yp
+
+    return [re.compile(prefix + yp._FIRST + yp._YAML11_TOKEN + suffix, re.VERBOSE | re.MULTILINE)
+            for prefix, suffix in ((r":[ \t]+", r"(?=[ \t]*(?:$|\#))"), (r"-[ \t]+", r"(?=[ \t]*(?:$|\#))"),
+                                   (r"\n[ \t]*(?:-[ \t]+)?", r"[ \t]*(?::(?:[ \t]|$)|$|\#)"))]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(parts=st.lists(st.sampled_from(["\n", " ", "\t", "-", ": ", ":", "#", "yes", "no", "On", "0", "012", "1_0",
+                                       "0x1", "1:30", ".5e3", "-1", "+.5", "_1", "=", "<<", "a", "name"]),
+                      max_size=24))
+def test_possessive_blanks_find_what_backtracking_finds(parts):
+    from gate.sources import yaml_parser as yp
+
+    text = "\n" + "".join(parts)
+    for fast, slow in zip(yp._YAML11_BLOCK, _backtracking_patterns(), strict=True):
+        assert (fast.search(text) is None) == (slow.search(text) is None), text
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=st.text(st.characters(max_codepoint=0x7F), max_size=40)
+       | st.text(st.sampled_from("a \n\t\r\x00\x1b\x7f\x85\xa0\u2028\ufeff\U0001f600"), max_size=12))
+def test_the_ascii_shortcut_finds_the_characters_the_pattern_names(text):
+    from gate.sources import yaml_parser as yp
+
+    assert yp._unsafe_characters(text) == (yp._fast_unsafe().search(text) is not None), repr(text)
