@@ -268,23 +268,35 @@ def exponent(t1: float, t2: float, n1: int, n2: int, floor: float) -> float | No
     return math.log(t2 / t1) / math.log(n2 / n1)
 
 
+def complete(result: dict) -> bool:
+    """Whether the run read every object written: a render past the document limit (200,000 documents:
+    services at N=50,000) is cut short, its findings change shape, and its times say nothing of growth."""
+    return result.get("resources", 0) >= result.get("objects", 0)
+
+
 def exponents(results: dict[int, dict], floor: float) -> dict[str, list[float | None]]:
+    """Per stage, the growth exponent between neighbouring sizes (None: too small to tell, or a size
+    that was cut short)."""
     sizes = sorted(results)
+    pairs = [(a, b) if complete(results[a]) and complete(results[b]) else None for a, b in zip(sizes, sizes[1:])]
     stages = sorted({s for r in results.values() for s in r["timings"]})
     out = {}
     for stage in stages:
-        out[stage] = [exponent(results[a]["timings"].get(stage, 0.0), results[b]["timings"].get(stage, 0.0), a, b,
-                               floor) for a, b in zip(sizes, sizes[1:])]
-    rss = [exponent(results[a]["peak_mb"], results[b]["peak_mb"], a, b, 0.0) for a, b in zip(sizes, sizes[1:])]
-    out["peak RSS"] = rss
+        out[stage] = [None if pair is None else
+                      exponent(results[pair[0]]["timings"].get(stage, 0.0), results[pair[1]]["timings"].get(stage, 0.0),
+                               *pair, floor) for pair in pairs]
+    out["peak RSS"] = [None if pair is None else exponent(results[pair[0]]["peak_mb"], results[pair[1]]["peak_mb"],
+                                                          *pair, 0.0) for pair in pairs]
     return out
 
 
 def table(shape: str, results: dict[int, dict], floor: float) -> str:
     sizes = sorted(results)
     growth = exponents(results, floor)
-    head = f"{shape}: " + ", ".join(f"N={n:,}: {results[n]['objects']:,} objects, {results[n]['findings']:,} findings"
-                                    for n in sizes)
+    head = f"{shape}: " + ", ".join(
+        f"N={n:,}: {results[n]['objects']:,} objects, {results[n]['findings']:,} findings"
+        + ("" if complete(results[n]) else f" (read {results[n]['resources']:,}: the document limit; not judged)")
+        for n in sizes)
     lines = [head, f"{'stage':<34}" + "".join(f"{f'{n:,} s':>11}" for n in sizes)
              + "".join(f"{f'exp {a // 1000}k-{b // 1000}k':>13}" for a, b in zip(sizes, sizes[1:]))]
     for stage in sorted(growth):

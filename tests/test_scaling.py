@@ -159,3 +159,12 @@ def test_one_object_with_thousands_of_wrong_items_is_linear(tmp_path):
         if measured[-1] < LIMIT:
             break
     assert min(measured) < LIMIT, measured
+
+
+def test_a_size_cut_short_by_the_document_limit_is_not_judged():
+    """A render past the document limit is read only in part: its times say nothing of growth."""
+    results = {1000: {"timings": {"check": 0.1}, "peak_mb": 50.0, "objects": 6000, "resources": 6000},
+               5000: {"timings": {"check": 2.5}, "peak_mb": 250.0, "objects": 30000, "resources": 20000}}
+    assert too_steep(results) == {}
+    results[5000]["resources"] = 30000
+    assert too_steep(results) == {"check": pytest.approx(2.0)}
