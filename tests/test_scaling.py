@@ -101,35 +101,45 @@ def test_selecting_workloads_is_linear_in_one_big_namespace():
 
 def test_placing_duplicate_objects_is_linear():
     # A render with thousands of repeated objects (a chart rendered twice into one file) must not make
-    # the index quadratic: each later copy takes the first one's place.
+    # the index quadratic: each later copy takes the first one's place. Judged against an index of as
+    # many distinct objects at each size: the index's own cost per object grows from 4,000 to 16,000
+    # objects as its tables outgrow the CPU caches (exponent 1.1-1.35 measured), which says nothing of
+    # duplicates; a quadratic placement makes the copies' share grow four times over.
     import time
 
     from gate.index import Index
     from gate.model import Resource
     from gate.sources.files import paused_gc
 
-    def seconds(n: int) -> float:
-        copies = [Resource(api_version="v1", kind="ConfigMap", namespace="shop", name=f"settings-{i % (n // 2)}",
-                           body={"apiVersion": "v1", "kind": "ConfigMap",
-                                 "metadata": {"name": f"settings-{i % (n // 2)}", "namespace": "shop"}},
-                           file="render.yaml", line=1 + i)
-                  for i in range(n)]
+    def objects(n: int, distinct: int) -> list[Resource]:
+        return [Resource(api_version="v1", kind="ConfigMap", namespace="shop", name=f"settings-{i % distinct}",
+                         body={"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": {"name": f"settings-{i % distinct}", "namespace": "shop"}},
+                         file="render.yaml", line=1 + i)
+                for i in range(n)]
+
+    def seconds(resources: list[Resource]) -> float:
         best = float("inf")
         for _ in range(3):
             start = time.perf_counter()
-            index = Index(copies)
+            index = Index(resources)
             best = min(best, time.perf_counter() - start)
-        assert len(index.resources) == n // 2 and len(index.duplicates) == n // 2
-        assert index.resources[0].line == 1 + n // 2  # the later copy, in the first one's place
         return best
 
-    measured = []
+    def copies_share(n: int) -> float:
+        copies = objects(n, n // 2)
+        index = Index(copies)
+        assert len(index.resources) == n // 2 and len(index.duplicates) == n // 2
+        assert index.resources[0].line == 1 + n // 2  # the later copy, in the first one's place
+        return seconds(copies) / seconds(objects(n, n))
+
+    growth = []
     with paused_gc():
         for _ in range(3):
-            measured.append(scaling.exponent(seconds(4000), seconds(16000), 4000, 16000, 0.0))
-            if measured[-1] < LIMIT:
+            growth.append(copies_share(16000) / copies_share(4000))
+            if growth[-1] < 2.0:
                 break
-    assert min(measured) < LIMIT, measured
+    assert min(growth) < 2.0, growth
 
 
 def test_one_object_with_thousands_of_wrong_items_is_linear(tmp_path):
