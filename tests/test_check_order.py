@@ -59,6 +59,40 @@ def test_the_report_is_the_catalogue_orders_whichever_order_the_checks_ran_in(re
     assert len(edge) > FIELD_LINES_PER_OBJECT  # some of them keep the object's own line
 
 
+def _crd(name: str, required: str) -> str:
+    return (f"---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: {name}\n"
+            "spec:\n  group: example.com\n  scope: Namespaced\n  names: {kind: Widget, plural: widgets}\n"
+            "  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n"
+            "        type: object\n        properties:\n          spec:\n            type: object\n"
+            f"            required: [{required}]\n            properties:\n              size: {{type: integer}}\n"
+            "              colour: {type: string}\n")
+
+
+WIDGETS = "".join(f"---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w{i}\n  namespace: shop\n"
+                  f"spec:\n  {'size: 3' if i % 2 else 'colour: red'}\n" for i in range(3))
+
+
+@pytest.mark.parametrize("crds,required", [
+    ([_crd("widgets.example.com", "size")], "size"),
+    # Two copies of one CRD that disagree: the index keeps the later one.
+    ([_crd("widgets.example.com", "size"), _crd("widgets.example.com", "colour")], "colour"),
+    # A copy again after another CRD of the kind: the index keeps it in the first copy's place, so the
+    # other one is added later and defines the kind.
+    ([_crd("widgets.example.com", "size"), _crd("other-widgets.example.com", "colour"),
+      _crd("widgets.example.com", "size")], "colour"),
+])
+def test_crds_in_view_decide_in_the_background_as_in_order(crds, required, render, tmp_path_factory, monkeypatch):
+    monkeypatch.setattr(parallel, "can_fork", lambda: True)
+    crd_file = tmp_path_factory.mktemp("crds") / "crds.yaml"
+    crd_file.write_text("".join(crds) + WIDGETS)
+    paths = [*render, str(crd_file)]
+    alongside = _report(paths)
+    monkeypatch.setattr(gate_run, "VALIDATING", frozenset())
+    assert alongside == _report(paths)
+    widgets = [f for f in alongside[0] if f["kind"] == "Widget" and f["check"] == "schema-invalid"]
+    assert widgets and all(required in f["message"] for f in widgets), widgets
+
+
 def test_field_lines_are_the_same_from_forks_and_from_here(render, monkeypatch):
     monkeypatch.setattr(parallel, "can_fork", lambda: True)
     forked = _report(render)
