@@ -66,12 +66,8 @@ def fork_map(work: Callable[[int], T], shares: int) -> list[T]:
         return [work(share) for share in range(shares)]
     import pickle  # noqa: F401 - imported before forking: a child then only finds it in sys.modules
 
-    children = [_start(work, share) for share in range(1, shares)]
-    results = [work(0)]
-    for share, child in enumerate(children, 1):
-        delivered = _collect(child)
-        results.append(delivered[0] if delivered is not None else work(share))
-    return results
+    # Share 0 has no child: join does it here while the children do theirs, then collects them.
+    return Started(work, [None, *(_start(work, share) for share in range(1, shares))]).join()
 
 
 class Started(Generic[T]):

@@ -247,8 +247,7 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
     # runs each stage on its own instead, so that a stage's time is not what it shared the CPUs with.
     late = VALIDATING & ctx.selected if timings is None else frozenset()
     if late:
-        with _timed(timings, "check:api-version-unknown"):
-            start_validation(ctx)
+        start_validation(ctx)
     with _timed(timings, "probes"):
         run_probes(ctx, checks, probe_answers)
 
