@@ -157,7 +157,7 @@ class Node:
                  "max_props", "default", "has_default", "list_type", "map_keys", "int_or_string",
                  "embedded", "any_of", "one_of", "all_of", "not_", "rules", "builtin",
                  "defaults", "cel_escape", "cel_rules", "conv", "combined", "reads", "pytypes", "checks_string",
-                 "checks_number", "extra", "pending")
+                 "checks_number", "extra", "plain", "passed", "pending")
 
     def __init__(self) -> None:
         self.types: tuple[str, ...] | None = None
@@ -195,6 +195,13 @@ class Node:
         # Precomputed for the hot path: accepted Python types (None: any), what to check.
         self.pytypes: frozenset | None = None
         self.checks_string = self.checks_number = self.extra = False
+        # The scalar types whose values the walk only accepts here (nothing to check): the walk skips
+        # them without a call. Empty until the node is finished (a malformed schema never is).
+        self.plain: frozenset = frozenset()
+        # Strings that met every check of a node whose checks are on the value alone (length, pattern,
+        # format, enum): a render repeats them (a parentRef's group, kind and name on every route), and
+        # the walk skips them as it skips plain values. None where a string is never worth it.
+        self.passed: set[str] | None = None
         self.pending: tuple | None = None
 
     def ensure(self) -> "Node":
@@ -232,8 +239,15 @@ class Node:
                               or (self.builtin and self.format in _INT_RANGE))
         self.extra = (self.enum is not None or bool(self.any_of or self.one_of or self.all_of)
                       or self.not_ is not None or self.cel_rules is not None)
+        scalars = _SCALARS if self.pytypes is None else self.pytypes & _SCALARS
+        self.plain = frozenset() if self.extra else frozenset(
+            t for t in scalars if t is bool or (not self.checks_string if t is str else not self.checks_number))
+        value_checks_only = not (self.any_of or self.one_of or self.all_of or self.not_ is not None
+                                 or self.cel_rules is not None)
+        self.passed = set() if str in scalars and str not in self.plain and value_checks_only else None
 
 
+_SCALARS = frozenset((str, int, float, bool))
 _PYTYPES = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
             "object": (dict,), "array": (list,)}
 
@@ -337,6 +351,8 @@ def compile_pattern(src: str) -> re.Pattern | None:
 _MISSING = object()
 
 
+# Strings remembered per node as passing its checks (Node.passed).
+PASSED_MAX = 1024
 # Violations listed per object, enough for every real mistake in one; validation stops at the next.
 MAX_VIOLATIONS = 100
 
@@ -471,6 +487,14 @@ class Checker:
                     out = dict(value)
                 del out[k]
                 continue
+            if type(v) in child.plain:
+                continue  # what run() would accept unchanged
+            passed = child.passed
+            if passed is not None and type(v) is str:
+                if v in passed:
+                    continue
+                self._string_once(child, v, k, passed)
+                continue
             path.append(k)
             nv = self.run(child, v)
             path.pop()
@@ -501,8 +525,17 @@ class Checker:
                      f"{node.min_items} items")
         items = node.items
         if items is not None:
+            if items.pending is not None:
+                items.ensure()
+            plain, passed = items.plain, items.passed
             path = self.path
             for i, v in enumerate(value):
+                if type(v) in plain:
+                    continue  # what run() would accept unchanged
+                if passed is not None and type(v) is str:
+                    if v not in passed:
+                        self._string_once(items, v, i, passed)
+                    continue
                 path.append(i)
                 nv = self.run(items, v)
                 path.pop()
@@ -516,6 +549,17 @@ class Checker:
         if node.list_type and not node.builtin and n > 1:
             self._unique(node, out)
         return out
+
+    def _string_once(self, node: Node, value: str, step: str | int, passed: set[str]) -> None:
+        """run() of a string at a node with value checks only, remembered when it passes them all."""
+        before = len(self.violations)
+        self.path.append(step)
+        self.run(node, value)
+        self.path.pop()
+        if len(self.violations) == before:
+            if len(passed) >= PASSED_MAX:
+                passed.clear()  # most strings that fill it were met once (a route's name)
+            passed.add(value)
 
     def _unique(self, node: Node, value: list) -> None:
         seen: set = set()

@@ -206,6 +206,9 @@ class Validator:
         self._added: dict[tuple[str, str], _Crd] = {}
         self._compiled: dict[tuple, Node] = {}
         self._meta: Node | None = None
+        # What _lookup answers for an (apiVersion, kind) pair of strings: a render repeats a handful of
+        # pairs thousands of times. Emptied when a CRD is added.
+        self._lookups: dict[tuple[str, str], tuple[Result, tuple | None]] = {}
 
     # -- registry --
 
@@ -265,6 +268,7 @@ class Validator:
                 raw if isinstance(raw, Mapping) and raw else None)
         key = (group, kind)
         self._added[key] = _Crd(group, kind, versions, f"CRD {source}")
+        self._lookups.clear()
         for k in [k for k in self._compiled if k[:2] == key]:
             del self._compiled[k]
         return True
@@ -409,7 +413,15 @@ class Validator:
                                                      f'"{type(obj).__name__}"'),))
         if not isinstance(obj, dict):
             obj = dict(obj)
-        result, found = self._lookup(obj.get("apiVersion"), obj.get("kind"))
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if type(api_version) is str and type(kind) is str:
+            pair = (api_version, kind)
+            looked_up = self._lookups.get(pair)
+            if looked_up is None:
+                looked_up = self._lookups[pair] = self._lookup(api_version, kind)
+            result, found = looked_up
+        else:
+            result, found = self._lookup(api_version, kind)
         if found is None:
             return result
         if found[0] == "builtin":

@@ -365,6 +365,76 @@ def test_any_value_at_any_field_gives_violations_not_exceptions(sample, where, v
 _V = Validator()
 
 
+# --- the walk's shortcuts: plain scalars and strings that passed before ----------------------
+
+def _finished_nodes(validator: Validator) -> list:
+    """Every filled schema node reachable from the validator's compiled kinds."""
+    seen: dict[int, object] = {}
+    stack = list(validator._compiled.values())
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen or node.pending is not None:
+            continue
+        seen[id(node)] = node
+        stack.extend((node.props or {}).values())
+        stack.extend((node.items, node.additional, node.not_, *(node.any_of or ()), *(node.one_of or ()),
+                      *(node.all_of or ())))
+    return list(seen.values())
+
+
+def _full_walk(validator: Validator, obj) -> object:
+    """The result of the walk without its shortcuts: every scalar goes through Checker.run."""
+    from gate.apischema import schema
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(schema, "_SCALARS", frozenset())  # nodes filled meanwhile get no shortcut either
+        for node in _finished_nodes(validator):
+            node.plain, node.passed = frozenset(), None
+        result = validator.validate(obj)
+    for node in _finished_nodes(validator):
+        node.finish()
+    return result
+
+
+STRINGS = st.sampled_from(["", "a", "Gateway", "Service", "gateway.networking.k8s.io", "UPPER", "-x",
+                           "x" * 300, "/", "Exact", "PathPrefix", "web", "a.b", "*.example.com"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(sample=st.sampled_from(range(len(SAMPLES))), where=st.lists(st.integers(min_value=0), min_size=1, max_size=3),
+       value=STRINGS | json_values, again=st.booleans())
+def test_walk_shortcuts_decide_as_the_full_walk(sample, where, value, again):
+    """Skipping plain scalars and strings a node has passed before gives the full walk's result, the
+    first time a string is met and when it comes again (valid or not, at the same node or another)."""
+    obj = copy.deepcopy(SAMPLES[sample])
+    paths = [p for p in _paths(obj) if p and p[0] not in ("apiVersion", "kind")]
+    for w in where:
+        path = paths[w % len(paths)]
+        cur = obj
+        try:
+            for p in path[:-1]:
+                cur = cur[p]
+            cur[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            pass  # an earlier replacement removed the path
+    validator = Validator()
+    for _ in range(2 if again else 1):
+        shortcut = validator.validate(obj)
+        full = _full_walk(validator, obj)
+        assert (shortcut.status, shortcut.violations, shortcut.defaulted) == \
+            (full.status, full.violations, full.defaulted)
+
+
+def test_a_string_that_failed_is_never_remembered(v):
+    """A string a node refused is checked again the next time (and refused again)."""
+    route = load(ROUTE)
+    bad = copy.deepcopy(route)
+    bad["spec"]["parentRefs"][0]["sectionName"] = bad["spec"]["hostnames"][0] = "UPPER_case"
+    for _ in range(3):
+        assert [x.field() for x in v.validate(bad).violations] == ["spec.parentRefs[0].sectionName", "spec.hostnames[0]"]
+        assert v.validate(route).status is Status.VALID
+
+
 # --- shipped data ----------------------------------------------------------------------------
 
 def test_data_files_are_compact_and_well_formed():
