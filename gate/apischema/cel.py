@@ -356,23 +356,27 @@ def _json_safe(value: Any) -> Any:
 # Results per (node, what its rules can see of the value): a render repeats nearly the same values
 # (22,514 solver routes share their parentRefs and filters, and differ in a name and a path token that
 # most rules never read: gate.apischema.cel_reads), and a rule's verdict depends on what it reads
-# alone. The key is a 128-bit BLAKE2 digest of the node's id and the repr of the value's projection:
-# the repr is exact for JSON values (1, True and "1" differ) and cheaper than a CEL call, the digest
-# keeps an entry at about 100 bytes whatever the value's size. An entry is the node itself when its
-# rules pass (the usual case: no allocation), else the node and the violations; the node is kept so
-# that its id cannot be reused by another node. The memo is bounded: most values that rules read are
-# met once (a route's path token), so a memo holding every one of them would cost a 50,000-route run
-# 60 MB to speed up nothing; the values that do repeat are learnt again within a few objects after it
-# is emptied.
-_RESULTS: dict[bytes, Any] = {}
+# alone. The key is the node's id with the repr of the value's projection: the repr is exact for JSON
+# values (1, True and "1" differ) and cheaper than a CEL call. A short repr (most projections: a
+# route's rules read a few fields each) is the key itself; a longer one is replaced by its 128-bit
+# BLAKE2 digest, so that an entry stays small whatever the value's size. An entry is the node itself
+# when its rules pass (the usual case: no allocation), else the node and the violations; the node is
+# kept so that its id cannot be reused by another node. The memo is bounded: most values that rules
+# read are met once (a route's path token), so a memo holding every one of them would cost a
+# 50,000-route run 60 MB to speed up nothing; the values that do repeat are learnt again within a few
+# objects after it is emptied.
+_RESULTS: dict[tuple[int, str] | bytes, Any] = {}
 _RESULTS_MAX = 20_000
+_KEY_TEXT_MAX = 160  # characters of repr kept as they are (beyond: a digest of 16 bytes)
 
 
-def _memo_key(node: Node, value: Any) -> bytes | None:
+def _memo_key(node: Node, value: Any) -> tuple[int, str] | bytes | None:
     try:
         text = repr(value)
     except Exception:  # a hostile __repr__ cannot come from a YAML or JSON loader, but still
         return None
+    if len(text) <= _KEY_TEXT_MAX:
+        return id(node), text
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
     digest.update(id(node).to_bytes(8, "little"))
     return digest.digest()
