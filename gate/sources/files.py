@@ -310,6 +310,29 @@ def split_documents(text: str, name: str) -> Iterator[Document]:
 
 
 def _cut_points(text: str) -> Iterator[int]:
+    """Where each document ends: at a `---` line, or after a `...` line."""
+    if text.startswith("...") or "\n..." in text:
+        yield from _cut_points_matched(text)  # rare: the pattern knows both markers
+        return
+    # `---` at a line start, then a blank, a line break or the end. str.find skips to each candidate
+    # at C speed; the pattern's `^` is tried at every character of the text (a tenth of a second on
+    # the incident's 23 MB render, before any document is parsed).
+    end = len(text)
+    if text.startswith("---") and (end == 3 or text[3] in _BLANKS):
+        yield 0
+    at = text.find("\n---")
+    while at >= 0:
+        after = at + 4
+        if after == end or text[after] in _BLANKS:
+            yield at + 1
+        at = text.find("\n---", after)
+    yield end
+
+
+_BLANKS = " \t\r\n"
+
+
+def _cut_points_matched(text: str) -> Iterator[int]:
     for match in _MARKER.finditer(text):
         if match.group() == "---":
             yield match.start()

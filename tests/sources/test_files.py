@@ -224,3 +224,28 @@ def test_duplicate_key_is_reported_at_its_line_and_the_last_value_kept(tmp_path)
     assert [(f.check, f.line) for f in report.findings] == [("manifest-duplicate-key", 9)]
     result = loaded(text)
     assert result.resources[0].body["data"]["mode"] == "green"
+
+
+# --- document markers ------------------------------------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from gate.sources import files as _files  # noqa: E402
+
+# Texts made of the pieces a marker's recognition turns on: dashes and dots at line starts, blanks,
+# line breaks (CR too, as stdin may keep it), letters after a marker.
+_PIECES = st.sampled_from(["---", "...", "-", ".", "--", "\n", "\r", " ", "\t", "a", "#", "----", "\n---\n"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(pieces=st.lists(_PIECES, max_size=24))
+def test_cut_points_are_the_marker_patterns(pieces):
+    """The str.find scan cuts where the `^(---|...)` pattern does, `...` and stray dashes included."""
+    text = "".join(pieces)
+    assert list(_files._cut_points(text)) == list(_files._cut_points_matched(text))
+
+
+def test_cut_points_of_a_render():
+    text = "a: 1\n---\nb: 2\n--- \nc: 3\n---\t# x\n----\nd: 4\n---"
+    assert list(_files._cut_points(text)) == list(_files._cut_points_matched(text)) == [5, 14, 24, 42, 45]
