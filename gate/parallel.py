@@ -90,8 +90,8 @@ class Started(Generic[T]):
             self._results = results
         return self._results
 
-    def __del__(self) -> None:
-        # Never joined (the run stopped on an error): the children's work is not wanted any more.
+    def cancel(self) -> None:
+        """Stop the children's work, unwanted now; join() then does every share here."""
         for child in self._children:
             if child is not None:
                 pid, read = child
@@ -101,7 +101,11 @@ class Started(Generic[T]):
                 except OSError:
                     pass
                 os.close(read)
-        self._children = []
+        self._children = [None] * len(self._children)
+
+    def __del__(self) -> None:
+        # Never joined (the run stopped on an error): the children's work is not wanted any more.
+        self.cancel()
 
 
 def start(work: Callable[[int], T], shares: int) -> Started[T]:

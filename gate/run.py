@@ -16,7 +16,7 @@ from typing import Any
 from gate import parallel
 from gate.checklist.builder import build_checklists, private_https_names
 from gate.checks import ALL_CHECK_IDS, AUDIT_CHECKS, CHECKS, PROBES
-from gate.checks.api import VALIDATING, start_validation
+from gate.checks.api import VALIDATING, begin_validation, start_validation
 from gate.checks.base import Check, Context, InputCounts
 from gate.config import FAIL_ON, RunConfig, UsageError
 from gate.index import Index
@@ -227,6 +227,14 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
             progress.stage(f"read {len(loaded.resources)} resources; reading cluster state")
         state = read_known(config, loaded.resources, budget)
     progress.stage(f"read {loaded.files} file{'s' * (loaded.files != 1)}, {len(loaded.resources)} resources; checking")
+    # The API validation runs in forked children beside the index, the probes (and their network waits)
+    # and the other checks; its checks run last. It starts before the index when no CRD was read (then
+    # nothing the index finds changes a schema), else once the index has the CRDs in view. A timed run
+    # (benchmarks/scaling.py) runs each stage on its own, so that a stage's time is not what it shared
+    # the CPUs with.
+    late = VALIDATING & frozenset(c.id for c in checks) if timings is None else frozenset()
+    begun = begin_validation(config, policy.settings, loaded.resources, state.loaded.resources, known) \
+        if late else None
     with _timed(timings, "index"):
         index = Index(loaded.resources, [*known, *state.loaded.resources], default_namespace=config.namespace)
     index.cluster_state_consulted = index.cluster_state_consulted or state.consulted
@@ -242,12 +250,8 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
                            first_input=_first_input(config)),
         progress=progress,
     )
-    # The API validation starts in forked children before the probes and the other checks, and works
-    # beside them (and the probes' network waits); its checks run last. A timed run (benchmarks/scaling.py)
-    # runs each stage on its own instead, so that a stage's time is not what it shared the CPUs with.
-    late = VALIDATING & ctx.selected if timings is None else frozenset()
     if late:
-        start_validation(ctx)
+        start_validation(ctx, begun=begun)
     with _timed(timings, "probes"):
         run_probes(ctx, checks, probe_answers)
 

@@ -11,6 +11,7 @@ from conftest import ROOT
 
 import gate.run as gate_run
 from gate import parallel
+from gate.apischema import batch
 from gate.run import FIELD_LINES_PER_OBJECT, RunConfig, run
 
 
@@ -98,3 +99,51 @@ def test_field_lines_are_the_same_from_forks_and_from_here(render, monkeypatch):
     forked = _report(render)
     monkeypatch.setattr(gate_run, "FIELD_LINES_PARALLEL", 10**9)
     assert _report(render) == forked
+
+
+def _route(name: str, namespace: str | None, path: str) -> str:
+    ns = f"  namespace: {namespace}\n" if namespace else ""
+    return (f"---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: {name}\n{ns}"
+            f"spec:\n  parentRefs:\n  - name: edge\n    namespace: edge\n  rules:\n  - matches:\n    - path:\n"
+            f"        type: PathPrefix\n        value: {path}\n")
+
+
+def test_validation_begun_before_the_index_reports_what_the_index_holds(render, tmp_path_factory, monkeypatch):
+    """Begun on the objects as read, before the index: the index's objects are judged, so a duplicate's
+    earlier copy (invalid, then replaced by a valid one, and the other way round) and an object given
+    the default namespace are reported as the catalogue order reports them."""
+    monkeypatch.setattr(parallel, "can_fork", lambda: True)
+    begun, cancelled = [], []
+    real_begin = gate_run.begin_validation
+    monkeypatch.setattr(gate_run, "begin_validation", lambda *a: begun.append(real_begin(*a)) or begun[-1])
+    monkeypatch.setattr(batch.Pending, "cancel", lambda self: cancelled.append(self))
+    extra = tmp_path_factory.mktemp("dups") / "dups.yaml"
+    extra.write_text(_route("twice", "shop", "//bad") + _route("twice", "shop", "/good")
+                     + _route("again", "shop", "/good") + _route("again", "shop", "//bad")
+                     + _route("nameless-ns", None, "//bad"))
+    paths = [*render, str(extra)]
+    alongside = _report(paths)
+    assert begun and begun[0] is not None and not cancelled
+    monkeypatch.setattr(gate_run, "VALIDATING", frozenset())
+    assert alongside == _report(paths)
+    invalid = {(f["namespace"], f["name"]) for f in alongside[0] if f["check"] == "schema-invalid"}
+    assert ("shop", "again") in invalid and ("default", "nameless-ns") in invalid
+    assert ("shop", "twice") not in invalid
+
+
+def test_a_crd_read_anywhere_keeps_validation_for_the_index(tmp_path):
+    """A CRD in the render or among the objects known to exist may change a schema: nothing begins
+    before the index then."""
+    from gate.checks.api import begin_validation
+    from gate.model import Resource
+
+    crd = Resource(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition", name="w.example.com",
+                   namespace="", body={}, file="f", line=1)
+    route = Resource(api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute", name="r", namespace="shop",
+                     body={}, file="f", line=1)
+    config = RunConfig(paths=[], offline=True)
+    settings = {"kubernetesVersion": "1.33"}
+    assert begin_validation(config, settings, [route], [crd]) is None
+    assert begin_validation(config, settings, [route, crd]) is None
+    assert begin_validation(dataclasses.replace(config, kube_version="1.2"), settings, [route]) is None
+    assert begin_validation(config, settings, [route]) is not None

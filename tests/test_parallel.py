@@ -137,3 +137,15 @@ def test_a_start_never_joined_leaves_no_child_behind(forking: None) -> None:
     for pid in pids:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reaped already: no zombie, no child running on
+
+
+def test_a_cancelled_start_stops_its_children_and_join_does_the_work_here(forking: None) -> None:
+    parent = os.getpid()
+    started = parallel.start(lambda k: (__import__("time").sleep(30) if os.getpid() != parent else None, k)[1], 2)
+    pids = [child[0] for child in started._children if child is not None]
+    assert len(pids) == 2
+    started.cancel()
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # killed and reaped at once, not after 30 s
+    assert started.join() == [0, 1]  # done here, without waiting for anything

@@ -37,8 +37,15 @@ def validate_all(validator: Validator, objects: Sequence[Any], workers: int | No
 class Pending:
     """A validation under way (see `start`)."""
 
-    def __init__(self, parts: Callable[[], list[list[tuple[int, Result]]]]) -> None:
+    def __init__(self, parts: Callable[[], list[list[tuple[int, Result]]]],
+                 started: parallel.Started | None = None) -> None:
         self._parts = parts  # each share's results, once they are all done
+        self._started = started
+
+    def cancel(self) -> None:
+        """Stop the children: the results are not wanted (results() would validate here then)."""
+        if self._started is not None:
+            self._started.cancel()
 
     def results(self) -> list[tuple[int, Result]]:
         """What validate_all returns, once every share is done."""
@@ -65,6 +72,7 @@ def start(validator: Validator, objects: Sequence[Any], workers: int | None = No
         return found
 
     if alongside:
-        return Pending(parallel.start(share, count).join)
+        started = parallel.start(share, count)
+        return Pending(started.join, started)
     parts = parallel.fork_map(share, count)
     return Pending(lambda: parts)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
+from typing import Any
 
 from gate.apischema import NOT_SERVED_BY_CRD, Result, Status, Validator, batch
 from gate.checks.base import Check, Context, Hit, collector
-from gate.config import UsageError
+from gate.config import RunConfig, UsageError
 from gate.domain.kube import WORKLOAD_KINDS
 from gate.index import Index
 from gate.model import Resource
@@ -26,7 +27,7 @@ CRD_GROUP = "apiextensions.k8s.io"
 GATEWAY_GROUPS = ("gateway.networking.k8s.io", "gateway.networking.x-k8s.io")
 CHANNEL_ANNOTATION = "gateway.networking.k8s.io/channel"
 # Per index: (resources, the validation under way), then the results once collected.
-_RESULTS: weakref.WeakKeyDictionary[Index, tuple[list[Resource], batch.Pending] | list[tuple[Resource, Result]]] = \
+_RESULTS: weakref.WeakKeyDictionary[Index, tuple[list[Resource] | Begun, batch.Pending] | list[tuple[Resource, Result]]] = \
     weakref.WeakKeyDictionary()
 
 
@@ -67,20 +68,61 @@ def _beyond_standard(resource: Resource, result: Result, message: str = "") -> b
 VALIDATING = frozenset({"api-version-unknown", "api-version-removed", "schema-invalid"})
 
 
-def start_validation(ctx: Context, alongside: bool = True) -> None:
-    """Begin validating the render in forked children (gate.apischema.batch.start), so that the other
-    checks run meanwhile (`alongside`); `results` collects it. The Kubernetes version is judged here."""
-    if ctx.index in _RESULTS:
-        return
-    release = ctx.config.kube_version or str(ctx.option("kubernetesVersion"))
+class Begun:
+    """A validation started before the index exists, of the rendered objects as read (see
+    begin_validation)."""
+
+    def __init__(self, release: str, bodies: list[Any], pending: batch.Pending) -> None:
+        self.release, self.bodies, self.pending = release, bodies, pending
+
+
+def _release(config: RunConfig, settings: dict[str, Any]) -> str:
+    return config.kube_version or str(settings["kubernetesVersion"])
+
+
+def _validator(release: str) -> Validator:
     try:
-        validator = Validator(kubernetes_version=release.removeprefix("v"))
+        return Validator(kubernetes_version=release.removeprefix("v"))
     except ValueError as exc:
         raise UsageError(f"Kubernetes {release}: {exc}") from None
-    # CRDs in view define their kinds (and override a shipped definition of the same kind).
-    for crd in ctx.index.all_of(CRD_GROUP, "CustomResourceDefinition"):
-        validator.add_crd(crd.body, source=crd.origin)
+
+
+def begin_validation(config: RunConfig, settings: dict[str, Any], rendered: list[Resource],
+                     *known: list[Resource]) -> Begun | None:
+    """Start validating the rendered objects in forked children while the index is built, when nothing
+    read can change their schemas: no CustomResourceDefinition among the rendered or known objects.
+    None otherwise, or for a Kubernetes version the gate does not ship (start_validation says so)."""
+    if any(r.kind == "CustomResourceDefinition" for group in (rendered, *known) for r in group):
+        return None
+    release = _release(config, settings)
+    try:
+        validator = _validator(release)
+    except UsageError:
+        return None
+    bodies = [r.body for r in rendered]
+    return Begun(release, bodies, batch.start(validator, bodies))
+
+
+def start_validation(ctx: Context, alongside: bool = True, begun: Begun | None = None) -> None:
+    """Begin validating the render in forked children (gate.apischema.batch.start), so that the other
+    checks run meanwhile (`alongside`); `results` collects it. The Kubernetes version is judged here.
+    A validation `begun` before the index is taken over when it is the one this would start: the same
+    release, no CRD in view, and every object of the index among those it validates."""
+    if ctx.index in _RESULTS:
+        return
+    release = _release(ctx.config, ctx.settings)
+    crds = ctx.index.all_of(CRD_GROUP, "CustomResourceDefinition")
     resources = ctx.index.resources
+    if begun is not None:
+        validated = {id(body) for body in begun.bodies}
+        if begun.release == release and not crds and all(id(res.body) in validated for res in resources):
+            _RESULTS[ctx.index] = (begun, begun.pending)
+            return
+        begun.pending.cancel()
+    validator = _validator(release)
+    # CRDs in view define their kinds (and override a shipped definition of the same kind).
+    for crd in crds:
+        validator.add_crd(crd.body, source=crd.origin)
     _RESULTS[ctx.index] = (resources, batch.start(validator, [res.body for res in resources], alongside=alongside))
 
 
@@ -91,8 +133,16 @@ def results(ctx: Context) -> list[tuple[Resource, Result]]:
     cached = _RESULTS[ctx.index]
     if isinstance(cached, tuple):
         # Only what a check reports is kept (the batch drops the defaulted copies).
-        resources, pending = cached
-        cached = _RESULTS[ctx.index] = [(resources[i], result) for i, result in pending.results()]
+        validated, pending = cached
+        found = pending.results()
+        if isinstance(validated, Begun):
+            # Begun on the objects as read: each object of the index by its body (the index holds the
+            # last of duplicate copies, and its own copy of an object given the default namespace).
+            by_body = {id(validated.bodies[i]): result for i, result in found}
+            cached = [(res, by_body[id(res.body)]) for res in ctx.index.resources if id(res.body) in by_body]
+        else:
+            cached = [(validated[i], result) for i, result in found]
+        _RESULTS[ctx.index] = cached
     return cached
 
 
