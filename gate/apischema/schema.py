@@ -458,8 +458,8 @@ class Checker:
                         out = dict(value)
                     out[k] = _deepcopy(child.default)
         path = self.path
-        for k in list(out):
-            v = out[k]
+        # A snapshot: the loop replaces or deletes only the entry it is at.
+        for k, v in list(out.items()):
             child = props.get(k) if props is not None else None
             if child is None:
                 if node.additional is not None:
