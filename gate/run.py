@@ -232,7 +232,8 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
     # nothing the index finds changes a schema), else once the index has the CRDs in view. A timed run
     # (benchmarks/scaling.py) runs each stage on its own, so that a stage's time is not what it shared
     # the CPUs with.
-    late = VALIDATING & frozenset(c.id for c in checks) if timings is None else frozenset()
+    selected = frozenset(c.id for c in checks)
+    late = VALIDATING & selected if timings is None else frozenset()
     begun = begin_validation(config, policy.settings, loaded.resources, state.loaded.resources, known) \
         if late else None
     with _timed(timings, "index"):
@@ -243,7 +244,7 @@ def _run(config: RunConfig, known: list[Resource], probe_answers: ProbeAnswers |
         load_problems=[*loaded.problems, *state.loaded.problems],
         expired_exemptions=[(e.file, e.line, f"{e.describe()} expired on {e.expires.isoformat()} "
                                              f"(reason was: {e.reason})") for e in policy.expired],
-        check_ids=ALL_CHECK_IDS, selected=frozenset(c.id for c in checks),
+        check_ids=ALL_CHECK_IDS, selected=selected,
         cluster_state_sources=tuple(state.sources),
         inputs=InputCounts(files=loaded.files, documents=loaded.documents,
                            skipped=tuple((s.file, s.line, s.reason) for s in loaded.skipped),

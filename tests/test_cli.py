@@ -156,3 +156,14 @@ def test_internal_error_is_short_without_debug(tmp_path):
     assert b"internal error: RuntimeError: simulated failure" in proc.stderr and b"Traceback" not in proc.stderr
     debug = gate_cli("check", "--offline", "--debug", str(render), env=env)
     assert debug.returncode == 2 and b"Traceback" in debug.stderr
+
+
+def test_a_kubernetes_version_not_shipped_says_where_it_was_given(tmp_path):
+    """The usage error names the option or the policy setting, not the version twice."""
+    proc = gate_cli("check", "--offline", "--kube-version", "1.2", "examples/incident")
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert "--kube-version 1.2: Kubernetes 1.2 is not shipped; supported:" in err
+    (tmp_path / ".gate.yaml").write_text("kubernetesVersion: '1.2'\n")
+    proc = gate_cli("check", "--offline", "--policy", str(tmp_path / ".gate.yaml"), "examples/incident")
+    assert proc.returncode == 2 and "policy kubernetesVersion 1.2: Kubernetes 1.2 is not shipped" in proc.stderr.decode()

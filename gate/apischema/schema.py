@@ -237,14 +237,13 @@ class Node:
                               or (self.format is not None and self.format in STRING_FORMATS))
         self.checks_number = (self.minimum is not None or self.maximum is not None
                               or (self.builtin and self.format in _INT_RANGE))
-        self.extra = (self.enum is not None or bool(self.any_of or self.one_of or self.all_of)
-                      or self.not_ is not None or self.cel_rules is not None)
+        beyond_value = (bool(self.any_of or self.one_of or self.all_of) or self.not_ is not None
+                        or self.cel_rules is not None)  # checks that need more than the value's own tests
+        self.extra = self.enum is not None or beyond_value
         scalars = _SCALARS if self.pytypes is None else self.pytypes & _SCALARS
         self.plain = frozenset() if self.extra else frozenset(
             t for t in scalars if t is bool or (not self.checks_string if t is str else not self.checks_number))
-        value_checks_only = not (self.any_of or self.one_of or self.all_of or self.not_ is not None
-                                 or self.cel_rules is not None)
-        self.passed = set() if str in scalars and str not in self.plain and value_checks_only else None
+        self.passed = set() if str in scalars and str not in self.plain and not beyond_value else None
 
 
 _SCALARS = frozenset((str, int, float, bool))
@@ -491,9 +490,8 @@ class Checker:
                 continue  # what run() would accept unchanged
             passed = child.passed
             if passed is not None and type(v) is str:
-                if v in passed:
-                    continue
-                self._string_once(child, v, k, passed)
+                if v not in passed:
+                    self._string_once(child, v, k, passed)
                 continue
             path.append(k)
             nv = self.run(child, v)

@@ -80,11 +80,12 @@ def _release(config: RunConfig, settings: dict[str, Any]) -> str:
     return config.kube_version or str(settings["kubernetesVersion"])
 
 
-def _validator(release: str) -> Validator:
+def _validator(config: RunConfig, release: str) -> Validator:
     try:
         return Validator(kubernetes_version=release.removeprefix("v"))
     except ValueError as exc:
-        raise UsageError(f"Kubernetes {release}: {exc}") from None
+        given = "--kube-version" if config.kube_version else "policy kubernetesVersion"
+        raise UsageError(f"{given} {release}: {exc}") from None
 
 
 def begin_validation(config: RunConfig, settings: dict[str, Any], rendered: list[Resource],
@@ -96,7 +97,7 @@ def begin_validation(config: RunConfig, settings: dict[str, Any], rendered: list
         return None
     release = _release(config, settings)
     try:
-        validator = _validator(release)
+        validator = _validator(config, release)
     except UsageError:
         return None
     bodies = [r.body for r in rendered]
@@ -119,7 +120,7 @@ def start_validation(ctx: Context, alongside: bool = True, begun: Begun | None =
             _RESULTS[ctx.index] = (begun, begun.pending)
             return
         begun.pending.cancel()
-    validator = _validator(release)
+    validator = _validator(ctx.config, release)
     # CRDs in view define their kinds (and override a shipped definition of the same kind).
     for crd in crds:
         validator.add_crd(crd.body, source=crd.origin)
