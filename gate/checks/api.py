@@ -26,8 +26,8 @@ check = collector(CHECKS)
 CRD_GROUP = "apiextensions.k8s.io"
 GATEWAY_GROUPS = ("gateway.networking.k8s.io", "gateway.networking.x-k8s.io")
 CHANNEL_ANNOTATION = "gateway.networking.k8s.io/channel"
-# Per index: (resources, the validation under way), then the results once collected.
-_RESULTS: weakref.WeakKeyDictionary[Index, tuple[list[Resource] | Begun, batch.Pending] | list[tuple[Resource, Result]]] = \
+# Per index: (the bodies being validated, the validation under way), then the results once collected.
+_RESULTS: weakref.WeakKeyDictionary[Index, tuple[list[Any], batch.Pending] | list[tuple[Resource, Result]]] = \
     weakref.WeakKeyDictionary()
 
 
@@ -117,14 +117,15 @@ def start_validation(ctx: Context, alongside: bool = True, begun: Begun | None =
     if begun is not None:
         validated = {id(body) for body in begun.bodies}
         if begun.release == release and not crds and all(id(res.body) in validated for res in resources):
-            _RESULTS[ctx.index] = (begun, begun.pending)
+            _RESULTS[ctx.index] = (begun.bodies, begun.pending)
             return
         begun.pending.cancel()
     validator = _validator(ctx.config, release)
     # CRDs in view define their kinds (and override a shipped definition of the same kind).
     for crd in crds:
         validator.add_crd(crd.body, source=crd.origin)
-    _RESULTS[ctx.index] = (resources, batch.start(validator, [res.body for res in resources], alongside=alongside))
+    bodies = [res.body for res in resources]
+    _RESULTS[ctx.index] = (bodies, batch.start(validator, bodies, alongside=alongside))
 
 
 def results(ctx: Context) -> list[tuple[Resource, Result]]:
@@ -134,16 +135,13 @@ def results(ctx: Context) -> list[tuple[Resource, Result]]:
     cached = _RESULTS[ctx.index]
     if isinstance(cached, tuple):
         # Only what a check reports is kept (the batch drops the defaulted copies).
-        validated, pending = cached
-        found = pending.results()
-        if isinstance(validated, Begun):
-            # Begun on the objects as read: each object of the index by its body (the index holds the
-            # last of duplicate copies, and its own copy of an object given the default namespace).
-            by_body = {id(validated.bodies[i]): result for i, result in found}
-            cached = [(res, by_body[id(res.body)]) for res in ctx.index.resources if id(res.body) in by_body]
-        else:
-            cached = [(validated[i], result) for i, result in found]
-        _RESULTS[ctx.index] = cached
+        # Each object of the index by its body: a validation begun before the index had the objects as
+        # read (the index holds the last of duplicate copies, and its own copy of an object given the
+        # default namespace, with the same body).
+        bodies, pending = cached
+        by_body = {id(bodies[i]): result for i, result in pending.results()}
+        cached = _RESULTS[ctx.index] = [(res, by_body[id(res.body)]) for res in ctx.index.resources
+                                        if id(res.body) in by_body]
     return cached
 
 
