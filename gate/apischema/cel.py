@@ -415,7 +415,11 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
     rules = rules_of(node)
     if not rules:
         return
-    key = _memo_key(node, project(value, _reads(node, rules)))
+    # The rules see the projection, not the value: a verdict is then a function of the memo's key by
+    # construction, also where the value holds what CEL cannot take (a null map key, which kubectl
+    # rejects and the schema walk reports) in a part no rule reads.
+    value = project(value, _reads(node, rules))
+    key = _memo_key(node, value)
     if key is not None:
         hit = _RESULTS.get(key)
         if hit is node:

@@ -591,3 +591,29 @@ def test_cel_memo_repeats_a_remembered_violation_at_each_place(v, monkeypatch):
     for n in range(10):  # past the bound, a few times over
         assert v.validate(route([f"/p{n}"])).status == Status.VALID
     assert v.validate(route(["//twice"])).violations == first.violations
+
+
+def test_cel_verdict_is_the_same_whatever_was_met_before(v):
+    # The rules are evaluated on what they can read: a listener holding a key CEL cannot take (a null
+    # key, which the walk reports) in a part no rule reads must not lend its CEL error to an equal
+    # listener met later, nor take the clean one's verdict; either order, memo full or empty.
+    from gate.apischema import cel
+
+    def gateway(extra: dict) -> dict:
+        listener = {"name": "https", "protocol": "HTTPS", "port": 443, "hostname": "app.example.com",
+                    "tls": {"certificateRefs": [{"name": "app-tls"}]}, **extra}
+        return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                "metadata": {"name": "gw", "namespace": "infra"},
+                "spec": {"gatewayClassName": "example", "listeners": [listener]}}
+
+    clean, odd = gateway({}), gateway({None: 1})
+    alone = {}
+    for name, obj in (("clean", clean), ("odd", odd)):
+        cel._RESULTS.clear()
+        alone[name] = v.validate(obj).violations
+    assert alone["clean"] == ()
+    assert [x.message for x in alone["odd"]] == ["spec.listeners[0].None: object keys must be strings"]
+    for order in (("clean", "odd"), ("odd", "clean")):
+        cel._RESULTS.clear()
+        for name in order:
+            assert v.validate(clean if name == "clean" else odd).violations == alone[name], order
