@@ -2,13 +2,16 @@
 
 kubectl and Argo CD parse with sigs.k8s.io/yaml (go-yaml, close to YAML 1.1). libyaml (PyYAML's C
 loader) is the reference here; yaml-rs (the `fast` extra) takes the documents where YAML 1.1 and 1.2
-cannot differ. Depth, size and alias expansion are bounded before anything walks the result.
+cannot differ. Depth, size and alias expansion are bounded before anything walks the result, and
+mapping keys become the text sigs.k8s.io/yaml makes of them on its way to JSON.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
+import struct
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -261,7 +264,9 @@ def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES, problems:
         else:
             if "&" in doc.text and "*" in doc.text:
                 check_expansion(obj, len(doc.text), doc.line)
-            return obj
+            if not _may_have_non_text_key(doc.text):
+                return obj
+            return _as_kubectl_keys(obj, doc, problems)
     if len(doc.text) > NODE_COUNT_ABOVE and max_bytes <= MAX_DOCUMENT_BYTES:
         nodes = node_count(doc.text, MAX_LIBYAML_NODES)
         if nodes > MAX_LIBYAML_NODES:
@@ -290,7 +295,147 @@ def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES, problems:
                                     ProblemKind.DUPLICATE_KEY))
     if "&" in doc.text and "*" in doc.text:
         check_expansion(obj, len(doc.text), doc.line)
+    return _as_kubectl_keys(obj, doc, problems)
+
+
+def _as_kubectl_keys(obj: Any, doc: Document, problems: list[Problem] | None) -> Any:
+    obj, merged = json_keys(obj, doc.line)
+    if problems is not None:
+        for key in merged:
+            problems.append(Problem(doc.file, doc.line, f"key {key!r} appears twice in one mapping once "
+                                    f"written as JSON (a number or boolean key and its quoted text): "
+                                    f"kubectl keeps either value", doc.source, ProblemKind.DUPLICATE_KEY))
     return obj
+
+
+# What yaml-rs reads a key as anything but a string from, in a document the guard lets through (no
+# tags, anchors, explicit keys or flow mappings: those go to libyaml): a plain block key that starts like
+# a number (`8080:`, `-1:`, `.inf:`) or is a null or a boolean (YAML 1.2's spellings, in any case here).
+# Looked for first, so that the key walk below costs most documents one search.
+_PLAIN_KEY_NOT_TEXT = re.compile(r"\n[ \t]*+(?:-[ \t]++)*+(?:[-+.0-9~][^\n]*?|(?i:null|true|false)[ \t]*)"
+                                 r":(?=[ \t\n]|$)")
+
+
+def _may_have_non_text_key(text: str) -> bool:
+    return _PLAIN_KEY_NOT_TEXT.search("\n" + text) is not None
+
+
+class _UnsupportedKey(Exception):
+    def __init__(self, key: Any) -> None:
+        self.key = key
+        self.path: list[str] = []  # innermost first
+
+
+def json_keys(obj: Any, line: int) -> tuple[Any, list[str]]:
+    """The object with its mapping keys as kubectl reads them, and the keys that two spellings met
+    at in one mapping (`1:` and `"1":`; the later value is kept).
+
+    sigs.k8s.io/yaml turns YAML into JSON before anything reads it: a key that YAML reads as a number
+    or a boolean becomes its text (`1:` is "1", YAML 1.1's `on:` is "true"); any other (`~`, null, a
+    list) makes kubectl refuse the document ("unsupported map key of type"), raised here as an
+    InputError at the document's line naming the key's place. Mappings whose keys are all strings
+    (nearly always) are kept as they are; the walk costs about 8 us per rendered object, which is why
+    the yaml-rs path searches the text first."""
+    merged: list[str] = []
+    try:
+        return _json_keyed(obj, merged), merged
+    except _UnsupportedKey as exc:
+        where = "".join(reversed(exc.path)).lstrip(".") or "the top level"
+        what = "a list" if isinstance(exc.key, tuple) else "null" if exc.key is None else repr(exc.key)
+        raise InputError(f"mapping key {what} at {where}: kubectl refuses the document (\"unsupported map "
+                         f"key\": a JSON key is text); quote the key or remove it", line) from None
+
+
+def _json_keyed(obj: Any, merged: list[str]) -> Any:
+    if type(obj) is list:
+        out_list = None
+        for i, v in enumerate(obj):
+            nv = v
+            if type(v) in _CONTAINERS:
+                try:
+                    nv = _json_keyed(v, merged)
+                except _UnsupportedKey as exc:
+                    exc.path.append(f"[{i}]")
+                    raise
+            if nv is not v and out_list is None:
+                out_list = obj[:i]
+            if out_list is not None:
+                out_list.append(nv)
+        return obj if out_list is None else out_list
+    if type(obj) is not dict:
+        return obj
+    out = None
+    for k, v in obj.items():
+        nv = v
+        if type(v) in _CONTAINERS:
+            try:
+                nv = _json_keyed(v, merged)
+            except _UnsupportedKey as exc:
+                exc.path.append(f".{k}")
+                raise
+        name = k
+        if type(k) is not str:
+            name = _json_key(k)
+            if name is None:
+                raise _UnsupportedKey(k)
+        if out is None and (name is not k or nv is not v):
+            out = {}
+            for k2, v2 in obj.items():
+                if k2 is k:
+                    break
+                out[k2] = v2
+        if out is not None:
+            if name in out:
+                merged.append(name)
+            out[name] = nv
+    return obj if out is None else out
+
+
+_CONTAINERS = frozenset((dict, list))
+
+
+def _json_key(key: Any) -> str | None:
+    """A non-string key as sigs.k8s.io/yaml writes it (strconv), or None where it refuses the key."""
+    if type(key) is bool:
+        return "true" if key else "false"
+    if type(key) is int:
+        return str(key)
+    if type(key) is float:
+        return _go_float32(key)
+    if type(key) is bytes:  # `!!binary`: go-yaml decodes it into the key's text
+        return key.decode("utf-8", "replace")
+    return None
+
+
+def _go_float32(value: float) -> str:
+    """strconv.FormatFloat(value, 'g', -1, 32), as sigs.k8s.io/yaml writes a float key: the fewest
+    digits that read back as the same float32, in exponent form below 1e-4 and from 1e6 (shortest 'g'
+    in Go), with infinities and NaN spelled as YAML spells them."""
+    if math.isnan(value):
+        return ".nan"
+    try:
+        single = struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:  # past float32's range: Go rounds it to an infinity
+        single = math.copysign(math.inf, value)
+    if math.isinf(single):
+        return ".inf" if single > 0 else "-.inf"
+    for places in range(9):  # 9 significant digits always read back as the same float32
+        text = f"{single:.{places}e}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
+            break
+    mantissa, exponent = text.split("e")
+    sign, figures = ("-", mantissa[1:]) if mantissa.startswith("-") else ("", mantissa)
+    figures = figures.replace(".", "").rstrip("0") or "0"
+    exp = int(exponent)
+    if exp < -4 or exp >= 6:
+        short = figures[0] + ("." + figures[1:] if len(figures) > 1 else "")
+        return f"{sign}{short}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    point = exp + 1
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{figures}"
+    if point >= len(figures):
+        return f"{sign}{figures}{'0' * (point - len(figures))}"
+    return f"{sign}{figures[:point]}.{figures[point:]}"
 
 
 def _last_line(text: str) -> int:

@@ -6,8 +6,8 @@ from conftest import check_text
 
 
 def test_a_null_mapping_key_is_reported_not_a_crash(tmp_path):
-    """A wrong value under a null key (`matchLabels: {null: 1}`) is a schema violation named as text, never an
-    internal error."""
+    """A null key (`matchLabels: {null: 1}`) is what kubectl refuses the document for ("unsupported map
+    key"): the document is refused, naming the key's place, never an internal error."""
     report = check_text(tmp_path, """
         apiVersion: apps/v1
         kind: Deployment
@@ -20,8 +20,8 @@ def test_a_null_mapping_key_is_reported_not_a_crash(tmp_path):
             spec:
               containers: [{name: web, image: registry.example.com/web:1.0.0}]
         """)
-    assert any(f.check == "schema-invalid" and "matchLabels" in f.message for f in report.findings), \
-        [(f.check, f.message) for f in report.findings]
+    assert any(f.check == "manifest-invalid" and "mapping key null at spec.selector.matchLabels" in f.message
+               for f in report.findings), [(f.check, f.message) for f in report.findings]
 
 
 def test_a_list_of_a_million_wrong_items_is_one_bounded_report(tmp_path):

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from gate.sources.documents import Document
 from gate.sources.files import iter_manifest_files, split_documents
-from gate.sources.yaml_parser import ManifestLoader, parse_document, yaml11_sensitive, yaml_rs
+from gate.sources.documents import InputError, Problem
+from gate.sources.yaml_parser import ManifestLoader, json_keys, parse_document, yaml11_sensitive, yaml_rs
 
 needs_yaml_rs = pytest.mark.skipif(yaml_rs is None, reason="yaml-rs is not installed (pip install ingress-gate[fast])")
 
@@ -49,10 +50,10 @@ def test_guard_lets_plain_renders_through(text):
 @pytest.mark.parametrize("token", SENSITIVE)
 @pytest.mark.parametrize("place", PLACES)
 def test_parse_document_agrees_with_libyaml(token, place):
-    """Whatever path a document takes, the gate reads it as libyaml does."""
+    """Whatever path a document takes, the gate reads it as libyaml does (keys then made JSON's)."""
     text = "apiVersion: v1\nkind: ConfigMap\n" + place.format(token)
     try:
-        expected = yaml.load(text, Loader=ManifestLoader)
+        expected, _ = json_keys(yaml.load(text, Loader=ManifestLoader), 1)
     except yaml.YAMLError:
         pytest.skip("not valid YAML 1.1 in this place")
     assert parse_document(Document(text=text, file="t.yaml", line=1, source=None)) == expected
@@ -109,3 +110,110 @@ def test_the_ascii_shortcut_finds_the_characters_the_pattern_names(text):
     from gate.sources import yaml_parser as yp
 
     assert yp._unsafe_characters(text) == (yp._fast_unsafe().search(text) is not None), repr(text)
+
+
+def _parsed(text: str) -> tuple[object, list[Problem]]:
+    problems: list[Problem] = []
+    return parse_document(Document(text=text, file="t.yaml", line=3, source=None), problems=problems), problems
+
+
+@pytest.mark.parametrize(("text", "keys"), [
+    ("8080: http\n", ["8080"]),            # yaml-rs and libyaml alike: an integer
+    ("0x1F: a\n", ["31"]),                 # go-yaml reads the number, strconv writes it in decimal
+    ("on: a\nno: b\n", ["true", "false"]),  # YAML 1.1 booleans (libyaml's path)
+    ("true: a\n", ["true"]),
+    ("1.5: a\n-2.0: b\n", ["1.5", "-2"]),
+    ("1234567.0: a\n3.14159265358979: b\n", ["1.234567e+06", "3.1415927"]),  # float32, shortest 'g'
+    ("0.00001: a\n.inf: b\n", ["1e-05", ".inf"]),
+    ("'1': quoted\n", ["1"]),
+])
+def test_number_and_boolean_keys_are_read_as_kubectl_writes_them_into_json(text, keys):
+    """sigs.k8s.io/yaml writes a number or boolean key as its text (strconv) before kubectl reads the
+    object: a ConfigMap's `8080:` key is "8080", YAML 1.1's `on:` is "true"."""
+    obj, problems = _parsed("data:\n" + "".join("  " + line + "\n" for line in text.splitlines()))
+    assert list(obj["data"]) == keys
+    assert problems == []
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("~: a\n", "data"), ("null: a\n", "data"), ("x:\n  - a: 1\n    ~: 2\n", "data.x[0]"),
+])
+def test_a_key_json_cannot_have_refuses_the_document_with_its_place(text, where):
+    """A null key: kubectl refuses the document ("unsupported map key"); so does the gate, at the
+    document's line, naming where the key is. (A list key libyaml refuses itself.)"""
+    with pytest.raises(InputError) as caught:
+        _parsed("data:\n" + "".join("  " + line + "\n" for line in text.splitlines()))
+    assert caught.value.line == 3
+    assert f"at {where}:" in str(caught.value) and "kubectl refuses the document" in str(caught.value)
+
+
+def test_two_spellings_of_one_key_are_a_problem():
+    """`1:` and `"1":` are two YAML keys and one JSON key: kubectl keeps either value."""
+    obj, problems = _parsed('data:\n  1: a\n  "1": b\n')
+    assert obj == {"data": {"1": "b"}}
+    assert [p.message.split(" appears")[0] for p in problems] == ["key '1'"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=20))
+def test_objects_with_text_keys_are_kept_as_they_are(obj):
+    """Nearly every document: nothing is copied, the very object comes back."""
+    assert json_keys(obj, 1) == (obj, [])
+    assert json_keys(obj, 1)[0] is obj
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.text(max_size=3),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.integers(-5, 5) | st.booleans() | st.text(max_size=2), inner,
+                                      max_size=3), max_leaves=20))
+def test_keys_are_written_as_json_writes_them(obj):
+    """Integers and booleans become the text JSON (and strconv) give them, wherever they are."""
+    import json
+
+    converted, merged = json_keys(obj, 1)
+    assert json.loads(json.dumps(converted)) == converted
+    if not merged:
+        assert converted == json.loads(json.dumps(obj))
+
+
+def _keys_of(obj: object) -> list[object]:
+    if isinstance(obj, dict):
+        return [*obj, *(k for v in obj.values() for k in _keys_of(v))]
+    if isinstance(obj, list):
+        return [k for v in obj for k in _keys_of(v)]
+    return []
+
+
+KEY_TOKENS = ["1", "-1", "+1", "0", ".5", "1.", "1e3", "-2E+05", "0x1F", "0o7", ".inf", "-.Inf", ".NaN", "~",
+              "null", "Null", "NULL", "true", "True", "FALSE", "name", "a1", "1a", "nullable", "truely", "'1'",
+              '"true"', "x-1", "-x", "port"]
+
+
+@needs_yaml_rs
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "  ", "    "]), st.sampled_from(["", "- ", "- - "]),
+                          st.sampled_from(KEY_TOKENS), st.sampled_from([":", ": v", ": 1", ":\n"])),
+                min_size=1, max_size=8))
+def test_the_fast_path_finds_every_key_yaml_rs_reads_as_no_string(lines):
+    """The fast path converts keys only where its search says a plain key may not be text: whatever
+    yaml-rs reads as a number, null or boolean key, in a document the guard lets through, is found."""
+    from gate.sources.yaml_parser import _may_have_non_text_key
+
+    text = "".join(indent + dash + key + rest + ("" if rest.endswith("\n") else "\n")
+                   for indent, dash, key, rest in lines)
+    if yaml11_sensitive(text):
+        return
+    try:
+        obj = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # noqa: BLE001 - not YAML: libyaml gives the error
+        return
+    if any(type(k) is not str for k in _keys_of(obj)):
+        assert _may_have_non_text_key(text), text
+    try:
+        parsed = parse_document(Document(text=text, file="t.yaml", line=1, source=None))
+    except InputError:
+        return  # a null key: refused
+    assert all(type(k) is str for k in _keys_of(parsed)), text
