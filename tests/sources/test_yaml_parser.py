@@ -8,9 +8,8 @@ from conftest import CORPUS, needs_corpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gate.sources.documents import Document
+from gate.sources.documents import Document, InputError, Problem
 from gate.sources.files import iter_manifest_files, split_documents
-from gate.sources.documents import InputError, Problem
 from gate.sources.yaml_parser import ManifestLoader, json_keys, parse_document, yaml11_sensitive, yaml_rs
 
 needs_yaml_rs = pytest.mark.skipif(yaml_rs is None, reason="yaml-rs is not installed (pip install ingress-gate[fast])")
