@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from dns_server import knot, silent_server  # noqa: F401 - fixtures: a real DNS server
+from hypothesis import settings
 
 from gate.config import ClusterOptions
 from gate.model import Report
@@ -26,6 +27,13 @@ needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(),
 SARIF_SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
 needs_shared = pytest.mark.skipif(not SARIF_SCHEMA.is_file(),
                                   reason="../shared/schemas is absent (only in the project's workspace)")
+
+# `.ci/run` sets GATE_HYPOTHESIS=replay: the property tests draw the same examples on every machine, so
+# CI replays what passed where it was run (as the fuzz campaign does with its fixed seed); elsewhere
+# each run draws new examples and may find what the last did not.
+settings.register_profile("replay", derandomize=True)
+if os.environ.get("GATE_HYPOTHESIS") == "replay":
+    settings.load_profile("replay")
 
 
 def write(folder: Path, name: str, text: str) -> Path:
