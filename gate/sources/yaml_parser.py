@@ -299,13 +299,30 @@ def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES, problems:
 
 
 def _as_kubectl_keys(obj: Any, doc: Document, problems: list[Problem] | None) -> Any:
-    obj, merged = json_keys(obj, doc.line)
+    try:
+        obj, merged = json_keys(obj)
+    except UnsupportedKey as exc:
+        raise InputError(f"mapping key {exc.spelling} at {exc.where}: kubectl refuses the document "
+                         f"(\"unsupported map key\": a JSON key is text); quote the key or remove it",
+                         _key_line(doc, exc)) from None
     if problems is not None:
         for key in merged:
             problems.append(Problem(doc.file, doc.line, f"key {key!r} appears twice in one mapping once "
                                     f"written as JSON (a number or boolean key and its quoted text): "
                                     f"kubectl keeps either value", doc.source, ProblemKind.DUPLICATE_KEY))
     return obj
+
+
+def _key_line(doc: Document, exc: UnsupportedKey) -> int:
+    """The file line of the key, else of the mapping it is in, else of the document."""
+    from gate.sources.field_lines import line_of  # imported by the rare document that needs it
+
+    spellings = ("~", "null", "Null", "NULL") if exc.key is None else ()
+    for path in [(*exc.path, spelling) for spelling in spellings] + [exc.path]:
+        line = line_of(doc.text, path) if path else None
+        if line is not None:
+            return chunk_start_line(doc) + line - 1
+    return doc.line
 
 
 # What yaml-rs reads a key as anything but a string from, in a document the guard lets through (no
@@ -320,30 +337,35 @@ def _may_have_non_text_key(text: str) -> bool:
     return _PLAIN_KEY_NOT_TEXT.search("\n" + text) is not None
 
 
-class _UnsupportedKey(Exception):
+class UnsupportedKey(Exception):
+    """A mapping key sigs.k8s.io/yaml cannot turn into JSON, and the path of the mapping it is in."""
+
     def __init__(self, key: Any) -> None:
+        super().__init__(key)
         self.key = key
-        self.path: list[str] = []  # innermost first
+        self.path: tuple[str | int, ...] = ()
+
+    @property
+    def spelling(self) -> str:
+        return "a list" if isinstance(self.key, tuple) else "null" if self.key is None else repr(self.key)
+
+    @property
+    def where(self) -> str:
+        text = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in self.path).lstrip(".")
+        return text or "the top level"
 
 
-def json_keys(obj: Any, line: int) -> tuple[Any, list[str]]:
+def json_keys(obj: Any) -> tuple[Any, list[str]]:
     """The object with its mapping keys as kubectl reads them, and the keys that two spellings met
     at in one mapping (`1:` and `"1":`; the later value is kept).
 
     sigs.k8s.io/yaml turns YAML into JSON before anything reads it: a key that YAML reads as a number
     or a boolean becomes its text (`1:` is "1", YAML 1.1's `on:` is "true"); any other (`~`, null, a
-    list) makes kubectl refuse the document ("unsupported map key of type"), raised here as an
-    InputError at the document's line naming the key's place. Mappings whose keys are all strings
-    (nearly always) are kept as they are; the walk costs about 8 us per rendered object, which is why
-    the yaml-rs path searches the text first."""
+    list) makes kubectl refuse the document ("unsupported map key of type"): UnsupportedKey. Mappings
+    whose keys are all strings (nearly always) are kept as they are; the walk costs about 8 us per
+    rendered object, which is why the yaml-rs path searches the text first."""
     merged: list[str] = []
-    try:
-        return _json_keyed(obj, merged), merged
-    except _UnsupportedKey as exc:
-        where = "".join(reversed(exc.path)).lstrip(".") or "the top level"
-        what = "a list" if isinstance(exc.key, tuple) else "null" if exc.key is None else repr(exc.key)
-        raise InputError(f"mapping key {what} at {where}: kubectl refuses the document (\"unsupported map "
-                         f"key\": a JSON key is text); quote the key or remove it", line) from None
+    return _json_keyed(obj, merged), merged
 
 
 def _json_keyed(obj: Any, merged: list[str]) -> Any:
@@ -354,8 +376,8 @@ def _json_keyed(obj: Any, merged: list[str]) -> Any:
             if type(v) in _CONTAINERS:
                 try:
                     nv = _json_keyed(v, merged)
-                except _UnsupportedKey as exc:
-                    exc.path.append(f"[{i}]")
+                except UnsupportedKey as exc:
+                    exc.path = (i, *exc.path)
                     raise
             if nv is not v and out_list is None:
                 out_list = obj[:i]
@@ -366,18 +388,18 @@ def _json_keyed(obj: Any, merged: list[str]) -> Any:
         return obj
     out = None
     for k, v in obj.items():
-        nv = v
-        if type(v) in _CONTAINERS:
-            try:
-                nv = _json_keyed(v, merged)
-            except _UnsupportedKey as exc:
-                exc.path.append(f".{k}")
-                raise
         name = k
         if type(k) is not str:
             name = _json_key(k)
             if name is None:
-                raise _UnsupportedKey(k)
+                raise UnsupportedKey(k)
+        nv = v
+        if type(v) in _CONTAINERS:
+            try:
+                nv = _json_keyed(v, merged)
+            except UnsupportedKey as exc:
+                exc.path = (name, *exc.path)
+                raise
         if out is None and (name is not k or nv is not v):
             out = {}
             for k2, v2 in obj.items():

@@ -52,7 +52,7 @@ def test_parse_document_agrees_with_libyaml(token, place):
     """Whatever path a document takes, the gate reads it as libyaml does (keys then made JSON's)."""
     text = "apiVersion: v1\nkind: ConfigMap\n" + place.format(token)
     try:
-        expected, _ = json_keys(yaml.load(text, Loader=ManifestLoader), 1)
+        expected, _ = json_keys(yaml.load(text, Loader=ManifestLoader))
     except yaml.YAMLError:
         pytest.skip("not valid YAML 1.1 in this place")
     assert parse_document(Document(text=text, file="t.yaml", line=1, source=None)) == expected
@@ -134,15 +134,17 @@ def test_number_and_boolean_keys_are_read_as_kubectl_writes_them_into_json(text,
     assert problems == []
 
 
-@pytest.mark.parametrize(("text", "where"), [
-    ("~: a\n", "data"), ("null: a\n", "data"), ("x:\n  - a: 1\n    ~: 2\n", "data.x[0]"),
+@pytest.mark.parametrize(("text", "where", "line"), [
+    ("~: a\n", "data", 4), ("b: 1\nNull: a\n", "data", 5), ("x:\n  - a: 1\n    ~: 2\n", "data.x[0]", 6),
+    ("8080:\n  ~: a\n", "data.8080", 5),
+    ("x: {~: a}\n", "data.x", 4),  # flow style: the line of the mapping it is in
 ])
-def test_a_key_json_cannot_have_refuses_the_document_with_its_place(text, where):
-    """A null key: kubectl refuses the document ("unsupported map key"); so does the gate, at the
-    document's line, naming where the key is. (A list key libyaml refuses itself.)"""
+def test_a_key_json_cannot_have_refuses_the_document_with_its_place(text, where, line):
+    """A null key: kubectl refuses the document ("unsupported map key"); so does the gate, at the key's
+    line, naming where it is. (A list key libyaml refuses itself.)"""
     with pytest.raises(InputError) as caught:
-        _parsed("data:\n" + "".join("  " + line + "\n" for line in text.splitlines()))
-    assert caught.value.line == 3
+        _parsed("data:\n" + "".join("  " + row + "\n" for row in text.splitlines()))
+    assert caught.value.line == line
     assert f"at {where}:" in str(caught.value) and "kubectl refuses the document" in str(caught.value)
 
 
@@ -159,8 +161,8 @@ def test_two_spellings_of_one_key_are_a_problem():
                     | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=20))
 def test_objects_with_text_keys_are_kept_as_they_are(obj):
     """Nearly every document: nothing is copied, the very object comes back."""
-    assert json_keys(obj, 1) == (obj, [])
-    assert json_keys(obj, 1)[0] is obj
+    assert json_keys(obj) == (obj, [])
+    assert json_keys(obj)[0] is obj
 
 
 @settings(max_examples=300, deadline=None)
@@ -172,7 +174,7 @@ def test_keys_are_written_as_json_writes_them(obj):
     """Integers and booleans become the text JSON (and strconv) give them, wherever they are."""
     import json
 
-    converted, merged = json_keys(obj, 1)
+    converted, merged = json_keys(obj)
     assert json.loads(json.dumps(converted)) == converted
     if not merged:
         assert converted == json.loads(json.dumps(obj))
