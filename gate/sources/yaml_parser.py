@@ -372,13 +372,7 @@ def _json_keyed(obj: Any, merged: list[str]) -> Any:
     if type(obj) is list:
         out_list = None
         for i, v in enumerate(obj):
-            nv = v
-            if type(v) in _CONTAINERS:
-                try:
-                    nv = _json_keyed(v, merged)
-                except UnsupportedKey as exc:
-                    exc.path = (i, *exc.path)
-                    raise
+            nv = _json_keyed_at(i, v, merged) if type(v) in _CONTAINERS else v
             if nv is not v and out_list is None:
                 out_list = obj[:i]
             if out_list is not None:
@@ -393,13 +387,7 @@ def _json_keyed(obj: Any, merged: list[str]) -> Any:
             name = _json_key(k)
             if name is None:
                 raise UnsupportedKey(k)
-        nv = v
-        if type(v) in _CONTAINERS:
-            try:
-                nv = _json_keyed(v, merged)
-            except UnsupportedKey as exc:
-                exc.path = (name, *exc.path)
-                raise
+        nv = _json_keyed_at(name, v, merged) if type(v) in _CONTAINERS else v
         if out is None and (name is not k or nv is not v):
             out = {}
             for k2, v2 in obj.items():
@@ -411,6 +399,14 @@ def _json_keyed(obj: Any, merged: list[str]) -> Any:
                 merged.append(name)
             out[name] = nv
     return obj if out is None else out
+
+
+def _json_keyed_at(segment: str | int, value: Any, merged: list[str]) -> Any:
+    try:
+        return _json_keyed(value, merged)
+    except UnsupportedKey as exc:
+        exc.path = (segment, *exc.path)
+        raise
 
 
 _CONTAINERS = frozenset((dict, list))
