@@ -300,7 +300,7 @@ def parse_document(doc: Document, max_bytes: int = MAX_DOCUMENT_BYTES, problems:
 
 def _as_kubectl_keys(obj: Any, doc: Document, problems: list[Problem] | None) -> Any:
     try:
-        obj, merged = json_keys(obj)
+        merged = json_keys(obj)
     except UnsupportedKey as exc:
         raise InputError(f"mapping key {exc.spelling} at {exc.where}: kubectl refuses the document "
                          f"(\"unsupported map key\": a JSON key is text); quote the key or remove it",
@@ -340,10 +340,10 @@ def _may_have_non_text_key(text: str) -> bool:
 class UnsupportedKey(Exception):
     """A mapping key sigs.k8s.io/yaml cannot turn into JSON, and the path of the mapping it is in."""
 
-    def __init__(self, key: Any) -> None:
+    def __init__(self, key: Any, path: tuple[str | int, ...]) -> None:
         super().__init__(key)
         self.key = key
-        self.path: tuple[str | int, ...] = ()
+        self.path = path
 
     @property
     def spelling(self) -> str:
@@ -355,58 +355,53 @@ class UnsupportedKey(Exception):
         return text or "the top level"
 
 
-def json_keys(obj: Any) -> tuple[Any, list[str]]:
-    """The object with its mapping keys as kubectl reads them, and the keys that two spellings met
-    at in one mapping (`1:` and `"1":`; the later value is kept).
+def json_keys(obj: Any) -> list[str]:
+    """Turn the object's mapping keys, in place, into what kubectl reads them as; return the keys
+    that two spellings met at in one mapping (`1:` and `"1":`; the later value is kept).
 
     sigs.k8s.io/yaml turns YAML into JSON before anything reads it: a key that YAML reads as a number
     or a boolean becomes its text (`1:` is "1", YAML 1.1's `on:` is "true"); any other (`~`, null, a
-    list) makes kubectl refuse the document ("unsupported map key of type"): UnsupportedKey. Mappings
-    whose keys are all strings (nearly always) are kept as they are; the walk costs about 8 us per
-    rendered object, which is why the yaml-rs path searches the text first."""
+    list) makes kubectl refuse the document ("unsupported map key of type"): UnsupportedKey. Only
+    mappings with such a key change. The walk keeps its own list of the collections it met (a
+    document may be nested 512 deep, past what recursion allows) and costs about 8 us per rendered
+    object, which is why the yaml-rs path searches the text first."""
     merged: list[str] = []
-    return _json_keyed(obj, merged), merged
-
-
-def _json_keyed(obj: Any, merged: list[str]) -> Any:
-    if type(obj) is list:
-        out_list = None
-        for i, v in enumerate(obj):
-            nv = _json_keyed_at(i, v, merged) if type(v) in _CONTAINERS else v
-            if nv is not v and out_list is None:
-                out_list = obj[:i]
-            if out_list is not None:
-                out_list.append(nv)
-        return obj if out_list is None else out_list
-    if type(obj) is not dict:
-        return obj
-    out = None
-    for k, v in obj.items():
-        name = k
-        if type(k) is not str:
-            name = _json_key(k)
-            if name is None:
-                raise UnsupportedKey(k)
-        nv = _json_keyed_at(name, v, merged) if type(v) in _CONTAINERS else v
-        if out is None and (name is not k or nv is not v):
-            out = {}
-            for k2, v2 in obj.items():
-                if k2 is k:
+    met: list[tuple[Any, int, str | int | None]] = [(obj, -1, None)]  # (collection, parent's index, segment)
+    at = 0
+    while at < len(met):
+        node = met[at][0]
+        if type(node) is dict:
+            for k, v in node.items():
+                if type(k) is not str:
+                    _rekey(node, merged, met, at)
                     break
-                out[k2] = v2
-        if out is not None:
-            if name in out:
-                merged.append(name)
-            out[name] = nv
-    return obj if out is None else out
+            for k, v in node.items():
+                if type(v) in _CONTAINERS:
+                    met.append((v, at, k))
+        elif type(node) is list:
+            for i, v in enumerate(node):
+                if type(v) in _CONTAINERS:
+                    met.append((v, at, i))
+        at += 1
+    return merged
 
 
-def _json_keyed_at(segment: str | int, value: Any, merged: list[str]) -> Any:
-    try:
-        return _json_keyed(value, merged)
-    except UnsupportedKey as exc:
-        exc.path = (segment, *exc.path)
-        raise
+def _rekey(node: dict, merged: list[str], met: list[tuple[Any, int, str | int | None]], at: int) -> None:
+    items = []
+    for k, v in node.items():
+        name = k if type(k) is str else _json_key(k)
+        if name is None:
+            path: list[str | int] = []
+            while at > 0:
+                _, at, segment = met[at]
+                path.append(segment)  # type: ignore[arg-type]
+            raise UnsupportedKey(k, tuple(reversed(path)))
+        items.append((name, v))
+    node.clear()
+    for name, v in items:
+        if name in node:
+            merged.append(name)
+        node[name] = v
 
 
 _CONTAINERS = frozenset((dict, list))

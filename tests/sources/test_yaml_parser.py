@@ -52,7 +52,8 @@ def test_parse_document_agrees_with_libyaml(token, place):
     """Whatever path a document takes, the gate reads it as libyaml does (keys then made JSON's)."""
     text = "apiVersion: v1\nkind: ConfigMap\n" + place.format(token)
     try:
-        expected, _ = json_keys(yaml.load(text, Loader=ManifestLoader))
+        expected = yaml.load(text, Loader=ManifestLoader)
+        json_keys(expected)
     except yaml.YAMLError:
         pytest.skip("not valid YAML 1.1 in this place")
     assert parse_document(Document(text=text, file="t.yaml", line=1, source=None)) == expected
@@ -159,10 +160,13 @@ def test_two_spellings_of_one_key_are_a_problem():
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3),
                     lambda inner: st.lists(inner, max_size=3)
                     | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=20))
-def test_objects_with_text_keys_are_kept_as_they_are(obj):
-    """Nearly every document: nothing is copied, the very object comes back."""
-    assert json_keys(obj) == (obj, [])
-    assert json_keys(obj)[0] is obj
+def test_objects_with_text_keys_are_left_as_they_are(obj):
+    """Nearly every document: nothing changes."""
+    import copy
+
+    before = copy.deepcopy(obj)
+    assert json_keys(obj) == []
+    assert obj == before
 
 
 @settings(max_examples=300, deadline=None)
@@ -171,13 +175,15 @@ def test_objects_with_text_keys_are_kept_as_they_are(obj):
                     | st.dictionaries(st.integers(-5, 5) | st.booleans() | st.text(max_size=2), inner,
                                       max_size=3), max_leaves=20))
 def test_keys_are_written_as_json_writes_them(obj):
-    """Integers and booleans become the text JSON (and strconv) give them, wherever they are."""
+    """Integers and booleans become the text JSON (and strconv) give them, wherever they are, in the
+    mapping's order."""
     import json
 
-    converted, merged = json_keys(obj)
-    assert json.loads(json.dumps(converted)) == converted
+    expected = json.loads(json.dumps(obj))
+    merged = json_keys(obj)
+    assert json.loads(json.dumps(obj)) == obj
     if not merged:
-        assert converted == json.loads(json.dumps(obj))
+        assert obj == expected
 
 
 def _keys_of(obj: object) -> list[object]:
@@ -218,3 +224,23 @@ def test_the_fast_path_finds_every_key_yaml_rs_reads_as_no_string(lines):
     except InputError:
         return  # a null key: refused
     assert all(type(k) is str for k in _keys_of(parsed)), text
+
+
+@pytest.mark.parametrize("key", ["1", "on", "~"])
+def test_keys_are_read_at_any_depth_a_document_may_have(key):
+    """The key walk keeps its own list: a document nested near MAX_DEPTH (past what recursion allows
+    once the parser's frames are counted) is read, or refused for its null key, never a crash."""
+    from gate.sources.yaml_parser import MAX_DEPTH
+
+    depth = MAX_DEPTH - 4
+    text = "".join("  " * i + f"k{i}:\n" for i in range(depth)) + "  " * depth + f"{key}: x\n"
+    doc = Document(text=text, file="t.yaml", line=1, source=None)
+    if key == "~":
+        with pytest.raises(InputError) as caught:
+            parse_document(doc)
+        assert caught.value.line == depth + 1
+        return
+    obj = parse_document(doc)
+    for i in range(depth):
+        obj = obj[f"k{i}"]
+    assert obj == {"1" if key == "1" else "true": "x"}
