@@ -371,7 +371,7 @@ def json_keys(obj: Any) -> list[str]:
     while at < len(met):
         node = met[at][0]
         if type(node) is dict:
-            for k, v in node.items():
+            for k in node:
                 if type(k) is not str:
                     _rekey(node, merged, met, at)
                     break
