@@ -43,6 +43,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from . import cel_accept
 from .cel_reads import Reads, project, reads_of
 from .schema import Node, Violation, format_path
 
@@ -415,6 +416,11 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
     rules = rules_of(node)
     if not rules:
         return
+    accept = node.accept
+    if accept is None:
+        accept = node.accept = _acceptor(node, rules)
+    if accept is not False and accept(value):
+        return  # every rule true, as cel-cpp would find: no violation to word
     # The rules see the projection, not the value: a verdict is then a function of the memo's key by
     # construction, also where the value holds what CEL cannot take (a null map key, which kubectl
     # rejects and the schema walk reports) in a part no rule reads.
@@ -434,6 +440,17 @@ def evaluate(node: Node, value: Any, path: tuple, out: list[Violation]) -> None:
         if len(_RESULTS) >= _RESULTS_MAX:
             _RESULTS.clear()
         _RESULTS[key] = (node, *((v.path, v.message, v.kind) for v in found)) if found else node
+
+
+def _acceptor(node: Node, rules: list[Rule]) -> cel_accept.Check | bool:
+    """The node's rules as Python (gate.apischema.cel_accept), or False: where a rule cannot be
+    evaluated (it is reported), or where CEL sees the value otherwise than Python (escaped names,
+    typed formats)."""
+    live = [rule for rule in rules if not rule.transition]
+    if not live or any(rule.program is None for rule in live) or needs_conversion(node):
+        return False
+    scalar = node.types is not None and not {"object", "array"} & set(node.types)
+    return cel_accept.node_check([rule.program for rule in live], _reads(node, rules), scalar) or False
 
 
 def _evaluate(node: Node, rules: list[Rule], self_value: Any, out: list[Violation]) -> None:

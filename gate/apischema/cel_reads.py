@@ -82,7 +82,7 @@ def reads_of(programs: list[Any]) -> Reads:
     try:
         for program in programs:
             _value(_checked_expr(program.serialize()), {"self": root})
-    except (_Opaque, ValueError, IndexError, UnicodeDecodeError, RecursionError, AttributeError):
+    except UNREADABLE:
         return whole()
     return root
 
@@ -94,6 +94,9 @@ def reads_of(programs: list[Any]) -> Reads:
 
 class _Opaque(Exception):
     """A syntax tree node this module does not know: the rule reads everything."""
+
+
+UNREADABLE = (_Opaque, ValueError, IndexError, UnicodeDecodeError, RecursionError, AttributeError)
 
 
 Env = dict[str, "Reads | None"]
@@ -260,11 +263,26 @@ def _expr(buf: bytes) -> tuple:
     raise _Opaque("empty expression")
 
 
+# A constant this module does not decode (uint, double, bytes, a duration): never a key, never a value
+# gate.apischema.cel_accept evaluates.
+OTHER_CONSTANT = object()
+
+
 def _constant(buf: bytes) -> Any:
-    """A string constant's text, an int64 constant's value; None for the others (never a key here)."""
+    """A constant's value: None for null, a bool, an int64, a string's text; OTHER_CONSTANT else."""
     for number, value in _fields(buf):
-        if number == 6:
-            return _text(value)
+        if number == 1:
+            return None
+        if number == 2:
+            return bool(value)
         if number == 3:
             return value - (1 << 64) if value >= 1 << 63 else value
-    return None
+        if number == 6:
+            return _text(value)
+    return OTHER_CONSTANT
+
+
+def syntax_tree(program: Any) -> tuple:
+    """The checked expression of a compiled program, as this module's tuples; one of UNREADABLE when
+    the serialized form is not one this module reads."""
+    return _checked_expr(program.serialize())

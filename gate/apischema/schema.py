@@ -156,7 +156,7 @@ class Node:
                  "xmin", "xmax", "min_len", "max_len", "min_items", "max_items", "min_props",
                  "max_props", "default", "has_default", "list_type", "map_keys", "int_or_string",
                  "embedded", "any_of", "one_of", "all_of", "not_", "rules", "builtin",
-                 "defaults", "cel_escape", "cel_rules", "conv", "combined", "reads", "pytypes", "checks_string",
+                 "defaults", "cel_escape", "cel_rules", "conv", "combined", "reads", "accept", "pytypes", "checks_string",
                  "checks_number", "extra", "plain", "passed", "pending")
 
     def __init__(self) -> None:
@@ -192,6 +192,7 @@ class Node:
         self.conv: bool | frozenset | None = None  # what CEL needs converted (cel._conversion)
         self.combined: Any = None  # the rules as one CEL program, False when there is none (cel._combined)
         self.reads: Any = None  # what the rules can observe of the value (gate.apischema.cel_reads)
+        self.accept: Any = None  # the rules as Python, False when they cannot be (gate.apischema.cel_accept)
         # Precomputed for the hot path: accepted Python types (None: any), what to check.
         self.pytypes: frozenset | None = None
         self.checks_string = self.checks_number = self.extra = False

@@ -7,19 +7,18 @@ own schema (strings include every literal the rules compare with).
 """
 from __future__ import annotations
 
-import re
 
 import pytest
 
-from gate.apischema import Validator
 from gate.apischema import cel as apicel
 from gate.apischema.cel_reads import Reads, project, reads_of
 from gate.apischema.schema import Node
-from gate.apischema.validator import gateway_api_channels
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import shipped_rules
 
 pytestmark = pytest.mark.skipif(not apicel.available(), reason="cel-expr-python not installed")
 
@@ -94,74 +93,11 @@ def test_what_the_decoder_does_not_know_reads_everything():
 
 # --- every shipped rule ------------------------------------------------------------------------
 
-_LITERAL = re.compile(r"'([^'\\]{0,40})'|\"([^\"\\]{0,40})\"")
-
-
-def _rule_nodes() -> list[tuple[str, Node]]:
-    found: dict[int, tuple[str, Node]] = {}
-    for channel in gateway_api_channels():
-        v = Validator(gateway_api_channel=channel)
-        for (group, kind), crd in v._shipped.items():
-            for name, version in crd.versions.items():
-                schema, compiler = version.compact()
-                if not schema or compiler is None:
-                    continue
-                root = v._root((group, kind, name), schema, compiler, crd=True)
-                stack, seen = [(f"{kind}.{name}", root)], set()
-                while stack:
-                    where, node = stack.pop()
-                    if id(node) in seen:
-                        continue
-                    seen.add(id(node))
-                    node.ensure()
-                    if node.cel_rules and apicel.rules_of(node):
-                        found.setdefault(id(node), (where, node))
-                    children = [(f"{where}.{k}", c) for k, c in (node.props or {}).items()]
-                    children += [(f"{where}[]", c) for c in (node.items, node.additional) if c is not None]
-                    stack.extend(children)
-    return sorted(found.values(), key=lambda pair: pair[0])
-
-
-RULE_NODES = _rule_nodes()
-LITERALS = sorted({text for _, node in RULE_NODES for rule in apicel.rules_of(node)
-                   for m in _LITERAL.finditer(rule.rule) for text in m.groups() if text is not None})
-
-
 def test_the_shipped_rules_are_all_analysed():
     # Every shipped rule node is read through its syntax tree; most read less than their whole value.
-    assert len(RULE_NODES) > 30
-    partial = [where for where, node in RULE_NODES if not apicel._reads(node, apicel.rules_of(node)).whole]
-    assert len(partial) > len(RULE_NODES) * 0.8
-
-
-_SCALARS = (st.sampled_from(LITERALS or [""]) | st.text(max_size=4) | st.integers(-3, 70_000)
-            | st.booleans() | st.none() | st.floats(allow_nan=False, allow_infinity=False))
-# Map keys without NUL: cel-expr-python cuts a key at NUL, so {"": 1, "\0": 2} fails to convert with a
-# duplicate key. An unread key like that then fails the whole value and not its projection, which is
-# what the API server (whose JSON keys keep their NUL) evaluates.
-_KEYS = st.sampled_from(LITERALS or ["a"]) | st.text(st.characters(blacklist_characters="\0"), max_size=3)
-_ANY = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
-                    max_leaves=8)
-
-
-def _values(node: Node | None, depth: int = 0) -> st.SearchStrategy:
-    """Values shaped by the schema (mostly), with any JSON value anywhere now and then."""
-    if node is None or depth > 5:
-        return _ANY
-    node.ensure()
-    shaped: list[st.SearchStrategy] = []
-    if node.enum:
-        shaped.append(st.sampled_from(list(node.enum)))
-    if node.props:
-        optional = {k: st.deferred(lambda c=c: _values(c, depth + 1)) for k, c in node.props.items()}
-        shaped.append(st.fixed_dictionaries({}, optional=optional))
-    if node.items is not None:
-        shaped.append(st.lists(st.deferred(lambda: _values(node.items, depth + 1)), max_size=3))
-    if node.additional is not None:
-        shaped.append(st.dictionaries(_KEYS, st.deferred(lambda: _values(node.additional, depth + 1)), max_size=3))
-    if not shaped:
-        shaped.append(_SCALARS)
-    return st.one_of(*shaped, _ANY) if depth else st.one_of(*shaped)
+    assert len(shipped_rules.RULE_NODES) > 30
+    partial = [where for where, node in shipped_rules.RULE_NODES if not apicel._reads(node, apicel.rules_of(node)).whole]
+    assert len(partial) > len(shipped_rules.RULE_NODES) * 0.8
 
 
 def _violations(node: Node, value) -> list[tuple]:
@@ -173,7 +109,7 @@ def _violations(node: Node, value) -> list[tuple]:
 @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_every_shipped_rule_gives_the_same_verdict_on_its_projection(data):
-    where, node = data.draw(st.sampled_from(RULE_NODES), label="rule node")
-    value = data.draw(st.one_of(_values(node), _ANY), label="value")
+    where, node = data.draw(st.sampled_from(shipped_rules.RULE_NODES), label="rule node")
+    value = data.draw(st.one_of(shipped_rules.values(node), shipped_rules.ANY), label="value")
     seen = apicel._reads(node, apicel.rules_of(node))
     assert _violations(node, project(value, seen)) == _violations(node, value), where
