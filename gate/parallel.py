@@ -20,7 +20,7 @@ import os
 import signal
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -117,6 +117,141 @@ def start(work: Callable[[int], T], shares: int) -> Started[T]:
     import pickle  # noqa: F401 - imported before forking: a child then only finds it in sys.modules
 
     return Started(work, [_start(work, share) for share in range(shares)])
+
+
+# --- runs of items, taken as the processes go -------------------------------------------------------
+# A fixed split leaves a process idle while another finishes a share that cost more: its items were
+# costlier, or the machine lent its core less (on a shared host one process of two ran at half speed
+# for a second and more). Instead each process takes the next run of items whenever it is ready. The
+# run numbers wait in a pipe, written before the fork: a read of a few bytes from a pipe is atomic, so
+# no two processes take the same run, and nothing needs a lock.
+
+# Runs are numbered in 4 bytes, at most this many (16 KiB: within what any pipe holds unread, so the
+# writer never waits); a batch larger than MAX_RUNS * run length gets longer runs.
+MAX_RUNS = 4096
+
+
+class Runs:
+    """The runs of item indices of one batch, handed out once each, to whichever process asks."""
+
+    def __init__(self, items: int, length: int) -> None:
+        self.items = items
+        self.length = max(1, length, -(-items // MAX_RUNS))
+        self.count = -(-items // self.length)
+        self._read: int | None = None
+        try:
+            read, write = os.pipe()
+        except OSError:
+            return  # no pipe: the first process to ask takes every run
+        try:
+            os.write(write, b"".join(n.to_bytes(4, "little") for n in range(self.count)))
+        except OSError:
+            os.close(read)
+            return
+        finally:
+            os.close(write)
+        self._read = read
+
+    def take(self, taken: list[int]) -> Iterator[range]:
+        """The runs this process takes, as index ranges, each number added to `taken`."""
+        if self._read is None:  # no pipe: only one process works (see `shareable`), and takes them all
+            taken.extend(range(self.count))
+            yield from self.ranges(range(self.count))
+            return
+        while True:
+            try:
+                data = os.read(self._read, 4)
+            except OSError:
+                return
+            if len(data) < 4:
+                return  # none left
+            number = int.from_bytes(data, "little")
+            taken.append(number)
+            yield self._range(number)
+
+    @property
+    def shareable(self) -> bool:
+        """Whether several processes can take from these runs (their pipe could be made)."""
+        return self._read is not None
+
+    def untaken(self) -> set[int]:
+        """The runs no process took (every share stopped early): read out, so that none is taken now."""
+        left: set[int] = set()
+        if self._read is not None:
+            while len(data := self._read_some()) >= 4:
+                left.update(int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data) - 3, 4))
+        return left
+
+    def _read_some(self) -> bytes:
+        try:
+            os.set_blocking(self._read, False)
+            return os.read(self._read, 4 * MAX_RUNS)
+        except (BlockingIOError, OSError):
+            return b""
+
+    def ranges(self, numbers: Iterable[int]) -> Iterator[range]:
+        return (self._range(n) for n in numbers)
+
+    def _range(self, number: int) -> range:
+        return range(number * self.length, min(self.items, (number + 1) * self.length))
+
+    def close(self) -> None:
+        if self._read is not None:
+            os.close(self._read)
+            self._read = None
+
+
+def _run_shares(work: Callable[[Iterator[range]], T], runs: Runs) -> Callable[[int], tuple[list[int], T]]:
+    def share(_: int) -> tuple[list[int], T]:
+        taken: list[int] = []
+        return taken, work(runs.take(taken))
+    return share
+
+
+def _finish(work: Callable[[Iterator[range]], T], runs: Runs, parts: list[tuple[list[int], T]]) -> list[T]:
+    """Each share's result, and the runs a child took but did not deliver done here (a child that died
+    or was stopped: its results are lost with it); runs no one took stay undone (every share stopped)."""
+    done = {number for taken, _ in parts for number in taken}
+    lost = sorted(set(range(runs.count)) - done - runs.untaken())
+    runs.close()
+    results = [result for _, result in parts]
+    if lost:
+        results.append(work(runs.ranges(lost)))
+    return results
+
+
+def fork_ranges(work: Callable[[Iterator[range]], T], items: int, shares: int, length: int) -> list[T]:
+    """work(runs of item indices), in this process and shares - 1 forked children at once, each
+    taking the next run of `length` indices whenever it is ready: one result per share (and one more
+    for runs done here after a child failed). The same work in whatever order; callers merge by index."""
+    runs = Runs(items, length)
+    if shares <= 1 or not can_fork() or not runs.shareable:
+        runs.close()
+        return [work(runs.ranges(range(runs.count)))]
+    return _finish(work, runs, fork_map(_run_shares(work, runs), shares))
+
+
+class StartedRanges(Generic[T]):
+    """fork_ranges's work running in children only, while this process goes on (see start_ranges)."""
+
+    def __init__(self, work: Callable[[Iterator[range]], T], runs: Runs, started: Started) -> None:
+        self._work, self._runs, self._started = work, runs, started
+        self._results: list[T] | None = None
+
+    def join(self) -> list[T]:
+        if self._results is None:
+            self._results = _finish(self._work, self._runs, self._started.join())
+        return self._results
+
+    def cancel(self) -> None:
+        self._started.cancel()
+
+
+def start_ranges(work: Callable[[Iterator[range]], T], items: int, shares: int, length: int) -> StartedRanges[T]:
+    """fork_ranges in `shares` forked children while this process does something else; `.join()` gives
+    the results (where forking is unsafe, or for one share, join() does the work)."""
+    runs = Runs(items, length)
+    return StartedRanges(work, runs, start(_run_shares(work, runs), shares if runs.shareable else 1))
 
 
 def _start(work: Callable[[int], T], share: int) -> tuple[int, int] | None:

@@ -87,8 +87,9 @@ def to_finding(check: Check, hit: Hit, severity: str) -> tuple[Finding, tuple[Re
     return finding, lookup
 
 
-# Below this many lookups one process is faster than forks (gate.parallel).
+# Below this many lookups one process is faster than forks (gate.parallel); taken in runs of this many.
 FIELD_LINES_PARALLEL = 2_000
+FIELD_LINES_RUN = 256
 
 
 def add_field_lines(wanted: list[tuple[list[Any], int, Resource, Any]]) -> None:
@@ -105,10 +106,13 @@ def add_field_lines(wanted: list[tuple[list[Any], int, Resource, Any]]) -> None:
             lookups[id(res)] = done + 1
             granted.append(entry)
     # Each lookup walks its object's text, independently of the others: split between processes.
+    def look_up(runs: Iterator[range]) -> list[tuple[int, int | None]]:
+        return [(i, field_line(granted[i][2], granted[i][3])) for indices in runs for i in indices]
+
     shares = parallel.shares_for(len(granted), FIELD_LINES_PARALLEL)
-    parts = parallel.fork_map(lambda k: [field_line(e[2], e[3]) for e in granted[k::shares]], shares)
-    for k, lines in enumerate(parts):
-        for (bucket, position, _, _), line in zip(granted[k::shares], lines):
+    for part in parallel.fork_ranges(look_up, len(granted), shares, FIELD_LINES_RUN):
+        for i, line in part:
+            bucket, position = granted[i][0], granted[i][1]
             if line:
                 held = bucket[position]
                 finding = held.finding if isinstance(held, Suppressed) else held

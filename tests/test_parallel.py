@@ -149,3 +149,80 @@ def test_a_cancelled_start_stops_its_children_and_join_does_the_work_here(forkin
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # killed and reaped at once, not after 30 s
     assert started.join() == [0, 1]  # done here, without waiting for anything
+
+
+# --- runs taken as the processes go --------------------------------------------------------------
+
+def _indices(runs) -> list[int]:
+    return [i for r in runs for i in r]
+
+
+@pytest.mark.parametrize("shares", [1, 2, 3])
+@pytest.mark.parametrize("items", [0, 1, 63, 64, 65, 1_000])
+def test_every_item_is_done_once_whoever_takes_it(forking: None, shares: int, items: int) -> None:
+    parts = parallel.fork_ranges(lambda runs: (os.getpid(), _indices(runs)), items, shares, 8)
+    assert sorted(i for _, done in parts for i in done) == list(range(items))
+    for _, done in parts:
+        assert done == sorted(done)  # each process takes the runs in order
+
+
+def test_a_slow_process_takes_fewer_runs(forking: None) -> None:
+    parent = os.getpid()
+
+    def work(runs) -> tuple[int, list[int]]:
+        done = []
+        for r in runs:
+            if os.getpid() == parent:
+                __import__("time").sleep(0.05)  # this process's core lent at a fraction
+            done.extend(r)
+        return os.getpid(), done
+
+    parts = dict(parallel.fork_ranges(work, 400, 2, 4))
+    assert len(parts[parent]) < 100 < sum(len(d) for d in parts.values()) == 400
+
+
+def test_the_runs_of_a_child_that_died_are_done_here(forking: None) -> None:
+    parent = os.getpid()
+
+    def work(runs) -> list[int]:
+        done = []
+        for r in runs:
+            done.extend(r)
+            if os.getpid() != parent and len(done) > 20:
+                os._exit(3)  # killed halfway, holding runs it took
+        return done
+
+    parts = parallel.fork_ranges(work, 500, 3, 8)
+    assert sorted(i for done in parts for i in done) == list(range(500))
+
+
+def test_runs_no_share_took_stay_undone(forking: None) -> None:
+    # Every share stops early (its memory budget, in the parser): what no one took is not done after.
+    def work(runs) -> list[int]:
+        first = next(iter(runs), range(0))
+        return list(first)
+
+    parts = parallel.fork_ranges(work, 1_000, 2, 10)
+    done = sorted(i for part in parts for i in part)
+    assert len(done) == 20 and done == sorted(set(done))
+
+
+def test_started_runs_are_done_by_the_children_or_by_join(forking: None) -> None:
+    parent = os.getpid()
+    started = parallel.start_ranges(lambda runs: (os.getpid(), _indices(runs)), 300, 2, 16)
+    parts = started.join()
+    assert sorted(i for _, done in parts for i in done) == list(range(300))
+    assert parent not in {pid for pid, done in parts if done}
+
+    cancelled = parallel.start_ranges(lambda runs: (os.getpid(), _indices(runs)), 300, 2, 16)
+    cancelled.cancel()
+    assert sorted(i for _, done in cancelled.join() for i in done) == list(range(300))
+
+
+def test_a_batch_of_many_runs_gets_longer_runs() -> None:
+    runs = parallel.Runs(1_000_000, 64)
+    try:
+        assert runs.count <= parallel.MAX_RUNS
+        assert _indices(runs.ranges(range(runs.count)))[-1] == 999_999
+    finally:
+        runs.close()

@@ -1,15 +1,15 @@
 """Validating every object of a render, split between processes (gate.parallel) when it pays.
 
 CEL evaluation and the structural walk cost about as much as parsing at the incident's scale (22,514
-solver routes). Objects are independent: each process validates runs of objects round-robin and
-keeps only the results that are not valid, so little comes back through the pipe. A run validates
+solver routes). Objects are independent: each process validates runs of objects as it is ready for
+more and keeps only the results that are not valid, so little comes back through the pipe. A run validates
 in children that start before the other checks and work beside them (`start`): the checks that do
 not need the results use the CPU the parent would otherwise leave idle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -19,8 +19,9 @@ from .validator import Result, Status, Validator
 
 # Below this many objects one process is faster: a fork and a pipe cost a few milliseconds.
 MIN_PARALLEL = 2_000
-# Objects go out in runs of this many, round-robin: neighbours in a render tend to be alike in
-# cost (a chart's CRDs together, solver routes together), so every process gets some of each.
+# Objects are taken in runs of this many, each by whichever process is ready first (gate.parallel):
+# neighbours in a render tend to be alike in cost (a chart's CRDs together, solver routes together),
+# and a process that met the costly ones takes fewer.
 CHUNK = 64
 
 
@@ -38,7 +39,7 @@ class Pending:
     """A validation under way (see `start`)."""
 
     def __init__(self, parts: Callable[[], list[list[tuple[int, Result]]]],
-                 started: parallel.Started | None = None) -> None:
+                 started: parallel.StartedRanges | None = None) -> None:
         self._parts = parts  # each share's results, once they are all done
         self._started = started
 
@@ -62,17 +63,17 @@ def start(validator: Validator, objects: Sequence[Any], workers: int | None = No
     count = workers if workers is not None else parallel.shares_for(len(objects), MIN_PARALLEL)
     count = max(1, min(count, len(objects) // CHUNK + 1))
 
-    def share(k: int) -> list[tuple[int, Result]]:
+    def share(runs: Iterator[range]) -> list[tuple[int, Result]]:
         found = []
-        for begin in range(k * CHUNK, len(objects), count * CHUNK):
-            for index in range(begin, min(begin + CHUNK, len(objects))):
+        for indices in runs:
+            for index in indices:
                 result = validator.validate(objects[index])
                 if result.status not in (Status.VALID, Status.NOT_VALIDATED):
                     found.append((index, replace(result, defaulted=None)))
         return found
 
     if alongside:
-        started = parallel.start(share, count)
+        started = parallel.start_ranges(share, len(objects), count, CHUNK)
         return Pending(started.join, started)
-    parts = parallel.fork_map(share, count)
+    parts = parallel.fork_ranges(share, len(objects), count, CHUNK)
     return Pending(lambda: parts)

@@ -25,12 +25,8 @@ from gate.sources.yaml_parser import parse_document
 
 # Below this many documents one process is faster: a fork, a pipe and pickling cost milliseconds.
 MIN_PARALLEL = 1_000
-# Documents go out in runs of this many, round-robin, so that every share gets some of each kind.
+# Documents are taken in runs of this many, each by whichever process is ready first (gate.parallel).
 CHUNK = 64
-# This process's runs are longer by this many: a child also pickles what it parsed (about a tenth of
-# its parse time) and this process only unpickles it (a twentieth). With equal runs this process
-# waited 0.1-0.4 s for the child on the incident's render, with 16 more about nothing.
-OWN_EXTRA = 16
 # Strings up to this long are shared: keys, kinds, names, labels. Longer ones are mostly unique
 # (a certificate, a script) and would only fill the memo.
 SHARED_MAX = 64
@@ -54,11 +50,11 @@ def parse_documents(docs: list[Document], max_bytes: int, budget: LoadBudget) ->
     # Few documents take little memory, and a chart's few large CRDs would pay for walking their schemas.
     sharing = len(docs) >= MIN_PARALLEL
 
-    def share(k: int) -> tuple[list[tuple[int, Parsed]], tuple[int, str] | None]:
+    def share(runs: Iterator[range]) -> tuple[list[tuple[int, Parsed]], tuple[int, str] | None]:
         mine = LoadBudget(documents=len(docs), memory=memory, of=of)  # the documents are counted already
         memo: dict[str, str] = {}
         found: list[tuple[int, Parsed]] = []
-        for indices in share_runs(k, shares, len(docs)):
+        for indices in runs:
             for index in indices:
                 doc = docs[index]
                 stop = mine.spend(len(doc.text))
@@ -79,22 +75,13 @@ def parse_documents(docs: list[Document], max_bytes: int, budget: LoadBudget) ->
 
     slots: list[Parsed | None] = [None] * len(docs)
     first_stop: tuple[int, str] | None = None
-    for found, stop in parallel.fork_map(share, shares):
+    for found, stop in parallel.fork_ranges(share, len(docs), shares, CHUNK):
         for index, parsed in found:
             slots[index] = parsed
         if stop is not None and (first_stop is None or stop[0] < first_stop[0]):
             first_stop = stop
     end = first_stop[0] if first_stop else len(docs)
     return slots[:end], first_stop[1] if first_stop else None  # type: ignore[return-value]
-
-
-def share_runs(k: int, shares: int, count: int) -> Iterator[range]:
-    """The runs of document indices share k parses, in order: CHUNK each, OWN_EXTRA more for share 0
-    (this process's), round-robin over the `count` documents."""
-    extra = OWN_EXTRA if shares > 1 else 0
-    first, length = (0, CHUNK + extra) if k == 0 else (k * CHUNK + extra, CHUNK)
-    for start in range(first, count, shares * CHUNK + extra):
-        yield range(start, min(start + length, count))
 
 
 def shared(obj: Any, memo: dict[str, str]) -> Any:

@@ -171,18 +171,3 @@ def test_every_corpus_stream_parses_the_same_in_shares(forking: None) -> None:
         assert [typed(tuple(p)) for p in parsed] == [typed(p) for p in one_by_one(docs)], path
         compared += len(docs)
     assert compared > 1000
-
-
-@pytest.mark.parametrize("shares", [1, 2, 3, 4])
-@pytest.mark.parametrize("count", [0, 1, 63, 64, 72, 73, 200, 1_000, 1_037])
-def test_share_runs_cover_every_document_once_in_order(shares, count):
-    from gate.sources.parsing import CHUNK, OWN_EXTRA, share_runs
-
-    runs = [[list(r) for r in share_runs(k, shares, count)] for k in range(shares)]
-    every = sorted(i for share in runs for r in share for i in r)
-    assert every == list(range(count))
-    for share in runs:
-        flat = [i for r in share for i in r]
-        assert flat == sorted(flat)
-    if shares > 1 and count >= shares * CHUNK + OWN_EXTRA:
-        assert len(runs[0][0]) == CHUNK + OWN_EXTRA and len(runs[1][0]) == CHUNK  # this process's is longer
