@@ -239,8 +239,12 @@ class StartedRanges(Generic[T]):
         self._results: list[T] | None = None
 
     def join(self) -> list[T]:
+        """The results, once every run is done: this process first takes the runs the children have
+        not taken yet (it would only wait for them otherwise), then collects the children."""
         if self._results is None:
-            self._results = _finish(self._work, self._runs, self._started.join())
+            taken: list[int] = []
+            own = self._work(self._runs.take(taken))
+            self._results = _finish(self._work, self._runs, [*self._started.join(), (taken, own)])
         return self._results
 
     def cancel(self) -> None:

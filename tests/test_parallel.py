@@ -207,12 +207,24 @@ def test_runs_no_share_took_stay_undone(forking: None) -> None:
     assert len(done) == 20 and done == sorted(set(done))
 
 
-def test_started_runs_are_done_by_the_children_or_by_join(forking: None) -> None:
+def test_started_runs_are_done_by_the_children_or_by_join(forking: None, tmp_path) -> None:
     parent = os.getpid()
-    started = parallel.start_ranges(lambda runs: (os.getpid(), _indices(runs)), 300, 2, 16)
+    go = tmp_path / "go"
+
+    def work(runs) -> tuple[int, list[int]]:
+        done = []
+        for r in runs:
+            while os.getpid() != parent and not go.exists():
+                pass  # the children wait until this process has gone on
+            done.extend(r)
+        return os.getpid(), done
+
+    started = parallel.start_ranges(work, 300, 2, 16)
+    go.write_text("go")
     parts = started.join()
     assert sorted(i for _, done in parts for i in done) == list(range(300))
-    assert parent not in {pid for pid, done in parts if done}
+    # Joining, this process takes what the children have not taken yet instead of waiting idle.
+    assert {pid for pid, done in parts if done} - {parent}
 
     cancelled = parallel.start_ranges(lambda runs: (os.getpid(), _indices(runs)), 300, 2, 16)
     cancelled.cancel()

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gate.sources.documents import LoadResult
-from gate.sources.files import load_bytes
+from gate.sources.files import load_bytes, split_documents
 from gate.sources.yaml_parser import ManifestLoader, yaml11_sensitive, yaml_rs
 
 settings.register_profile("ci", max_examples=150, deadline=None, derandomize=False,
@@ -68,6 +68,8 @@ PLACES = ["key: {}\n", "items:\n- {}\n", "{}: value\n", "flow: [a, {}]\n", "flow
 def test_fast_parser_agrees_with_libyaml_on_what_it_accepts(scalar, place):
     """Whatever the guard lets through to yaml-rs and yaml-rs accepts, libyaml accepts and reads the same."""
     text = "apiVersion: v1\nkind: ConfigMap\n" + place.replace("{}", scalar)
+    if len(list(split_documents(text, "t"))) != 1:
+        return  # a `---` or `...` line: the stream is cut there before any document is parsed
     if yaml11_sensitive(text):
         return
     try:
