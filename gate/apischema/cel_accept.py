@@ -221,6 +221,7 @@ def _call(function: str, operands: list[tuple], names: dict[str, Any]) -> tuple[
     return f"_order({a}, {b}, {_constant_name(operator, names)})", bool
 
 
+# The functions taken, by name and number of operands; an ordering's value is its comparison.
 _CALLS = {("_&&_", 2): None, ("_||_", 2): None, ("!_", 1): None, ("_?_:_", 3): None,
           ("_==_", 2): None, ("_!=_", 2): None, ("size", 1): None, ("startsWith", 2): None,
           ("endsWith", 2): None, ("contains", 2): None,
