@@ -214,12 +214,17 @@ def test_started_runs_are_done_by_the_children_or_by_join(forking: None, tmp_pat
     def work(runs) -> tuple[int, list[int]]:
         done = []
         for r in runs:
-            while os.getpid() != parent and not go.exists():
-                pass  # the children wait until this process has gone on
+            if os.getpid() != parent:
+                (tmp_path / f"took-{os.getpid()}").touch()
+                while not go.exists():
+                    pass  # each child holds a run until this process has gone on
             done.extend(r)
         return os.getpid(), done
 
     started = parallel.start_ranges(work, 300, 2, 16)
+    deadline = __import__("time").monotonic() + 30
+    while len(list(tmp_path.glob("took-*"))) < 2 and __import__("time").monotonic() < deadline:
+        pass
     go.write_text("go")
     parts = started.join()
     assert sorted(i for _, done in parts for i in done) == list(range(300))
