@@ -139,6 +139,7 @@ class Runs:
         self.length = max(1, length, -(-items // MAX_RUNS))
         self.count = -(-items // self.length)
         self._read: int | None = None
+        self._given = False  # without a pipe: whether the runs were handed out
         try:
             read, write = os.pipe()
         except OSError:
@@ -154,7 +155,11 @@ class Runs:
 
     def take(self, taken: list[int]) -> Iterator[range]:
         """The runs this process takes, as index ranges, each number added to `taken`."""
-        if self._read is None:  # no pipe: only one process works (see `shareable`), and takes them all
+        if self._read is None:
+            # No pipe: only this process works (see `shareable`); the first to ask takes them all.
+            if self._given:
+                return
+            self._given = True
             taken.extend(range(self.count))
             yield from self.ranges(range(self.count))
             return

@@ -243,3 +243,14 @@ def test_a_batch_of_many_runs_gets_longer_runs() -> None:
         assert _indices(runs.ranges(range(runs.count)))[-1] == 999_999
     finally:
         runs.close()
+
+
+def test_without_a_pipe_every_run_is_done_once_here(forking: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pipe() -> tuple[int, int]:
+        raise OSError("too many open files")
+
+    monkeypatch.setattr(os, "pipe", no_pipe)
+    started = parallel.start_ranges(lambda runs: _indices(runs), 300, 2, 16)
+    assert sorted(i for part in started.join() for i in part) == list(range(300))
+    assert sorted(i for part in parallel.fork_ranges(lambda runs: _indices(runs), 300, 2, 16)
+                  for i in part) == list(range(300))
