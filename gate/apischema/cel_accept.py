@@ -22,6 +22,7 @@ boundaries, back references) are not taken.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from typing import Any
@@ -190,7 +191,7 @@ def _call(function: str, operands: list[tuple], names: dict[str, Any]) -> tuple[
             raise _Outside
         text = _typed(operands[0], str, names)
         return f"_has_match({text}, {_constant_name(_pattern(pattern[1]), names)})", bool
-    if (function, arity) not in _CALLS:
+    if (function, arity) not in _CALLS and (function not in _ORDERS or arity != 2):
         raise _Outside
     parts = [_code(operand, names) for operand in operands]
     if function in ("_&&_", "_||_"):
@@ -216,17 +217,14 @@ def _call(function: str, operands: list[tuple], names: dict[str, Any]) -> tuple[
         if function == "contains":
             return f"({part} in {text})", bool
         return f"{text}.{'startswith' if function == 'startsWith' else 'endswith'}({part})", bool
-    operator = _CALLS[(function, arity)]
     (a, _), (b, _) = parts
-    return f"_order({a}, {b}, {_constant_name(operator, names)})", bool
+    return f"_order({a}, {b}, {_constant_name(_ORDERS[function], names)})", bool
 
 
-# The functions taken, by name and number of operands; an ordering's value is its comparison.
-_CALLS = {("_&&_", 2): None, ("_||_", 2): None, ("!_", 1): None, ("_?_:_", 3): None,
-          ("_==_", 2): None, ("_!=_", 2): None, ("size", 1): None, ("startsWith", 2): None,
-          ("endsWith", 2): None, ("contains", 2): None,
-          ("_<_", 2): lambda x, y: x < y, ("_<=_", 2): lambda x, y: x <= y,
-          ("_>_", 2): lambda x, y: x > y, ("_>=_", 2): lambda x, y: x >= y}
+# The functions taken besides `in` and `matches`, by name and number of operands, and the orderings.
+_CALLS = frozenset({("_&&_", 2), ("_||_", 2), ("!_", 1), ("_?_:_", 3), ("_==_", 2), ("_!=_", 2), ("size", 1),
+                    ("startsWith", 2), ("endsWith", 2), ("contains", 2)})
+_ORDERS = {"_<_": operator.lt, "_<=_": operator.le, "_>_": operator.gt, "_>=_": operator.ge}
 
 
 def _typed_code(part: tuple[str, type | None], kind: type) -> str:
